@@ -1,0 +1,102 @@
+//! The JSON API under `/api/v1`. Names here are an interface other tools rely on: keep them.
+
+use crate::auth::ApiUser;
+use crate::error::ApiError;
+use crate::AppState;
+use asb_domain::contact::{CheckInput, ContactInput};
+use asb_domain::nsir::{Category, QUALIFIERS, TYPES};
+use asb_domain::{FieldError, IncidentRef};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/contacts", post(record_contact))
+        .route("/first-contact-check", get(first_contact_check))
+        .route("/incidents/{reference}", get(incident))
+        .route("/policies", get(policies))
+        .route("/taxonomy", get(taxonomy))
+        .route("/openapi.json", get(|| async { Json(crate::openapi::document()) }))
+        .fallback(|| async { ApiError::NotFound("no such API endpoint; see /api/v1/openapi.json".into()) })
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.schema_version().await {
+        Ok(v) => Json(json!({"status": "ready", "database": "sqlite", "schema_version": v})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "sqlite"}))).into_response()
+        }
+    }
+}
+
+/// Read a JSON body, naming the field when a value has the wrong type.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        // serde's messages end with " at line L column C"; the field name says where.
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        let field = if path == "." || path.is_empty() {
+            // An unknown field is reported at the parent; name it from the message.
+            message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()).unwrap_or("body").to_string()
+        } else {
+            path
+        };
+        let detail = if inner.is_syntax() || inner.is_eof() { "The body is not valid JSON".to_string() } else { format!("{field}: {message}") };
+        ApiError::BadRequest { detail, errors: vec![FieldError::new(field, message)] }
+    })
+}
+
+async fn record_contact(State(state): State<AppState>, ApiUser(user): ApiUser, body: Bytes) -> Result<Response, ApiError> {
+    let input: ContactInput = parse_json(&body)?;
+    let now = state.now();
+    let contact = input.validate(&state.policies.risk, now).map_err(ApiError::Invalid)?;
+    let outcome = state.store.record_contact(&state.policies, now, &contact, Some(user.id)).await?;
+    let location = format!("/api/v1/incidents/{}", outcome.reference);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(outcome)).into_response())
+}
+
+async fn first_contact_check(State(state): State<AppState>, ApiUser(user): ApiUser, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+    // Parsed by hand so a malformed query gets problem+json like everything else.
+    let Query(input): Query<CheckInput> = Query::try_from_uri(&format!("/?{}", raw.unwrap_or_default()).parse().map_err(|_| bad_query())?)
+        .map_err(|e| ApiError::BadRequest { detail: e.body_text(), errors: vec![] })?;
+    let now = state.now();
+    let check = input.validate(now.date_naive()).map_err(ApiError::Invalid)?;
+    if !check.identifies_person() && !check.identifies_place() && check.address.is_none() && check.subject.is_none() {
+        return Err(ApiError::Invalid(vec![FieldError::new("query", "Give at least one of phone, name, date_of_birth with name, address, postcode, or lat and lon")]));
+    }
+    let result = state.store.first_contact_check(&state.policies, now, &check, Some(user.id)).await?;
+    Ok(Json(result).into_response())
+}
+
+fn bad_query() -> ApiError {
+    ApiError::BadRequest { detail: "The query string could not be read".into(), errors: vec![] }
+}
+
+async fn incident(State(state): State<AppState>, ApiUser(user): ApiUser, Path(reference): Path<String>) -> Result<Response, ApiError> {
+    let r: IncidentRef = reference.parse().map_err(|e: String| ApiError::Invalid(vec![FieldError::new("reference", e)]))?;
+    match state.store.incident(&r.to_string(), Some(user.id), "viewing an incident (API)").await? {
+        Some(d) => Ok(Json(d).into_response()),
+        None => Err(ApiError::NotFound(format!("incident {r}"))),
+    }
+}
+
+async fn policies(State(state): State<AppState>, ApiUser(_): ApiUser) -> Json<serde_json::Value> {
+    Json(json!(*state.policies))
+}
+
+async fn taxonomy(ApiUser(_): ApiUser) -> Json<serde_json::Value> {
+    Json(json!({
+        "categories": Category::ALL.iter().map(|c| json!({"id": c.as_str(), "label": c.label(), "definition": c.definition(), "opening_code": c.opening_code()})).collect::<Vec<_>>(),
+        "types": TYPES.iter().map(|t| json!({"code": t.code, "label": t.label, "hint": t.hint})).collect::<Vec<_>>(),
+        "qualifiers": QUALIFIERS.iter().map(|(c, l)| json!({"code": c, "label": l})).collect::<Vec<_>>(),
+    }))
+}

@@ -1,0 +1,116 @@
+//! The OpenAPI 3.1 description of `/api/v1`. Kept beside the routes it describes; a test checks
+//! that every route in `api::routes` appears here.
+
+use serde_json::{json, Value};
+
+fn problem_responses() -> Value {
+    json!({
+        "400": {"description": "The body or query could not be read", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+        "401": {"description": "No valid bearer token", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+        "422": {"description": "Some fields are not valid; `errors` names each", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    })
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+pub fn document() -> Value {
+    let verdict = json!({
+        "type": "object",
+        "required": ["flag", "rule", "version", "reason", "earlier"],
+        "properties": {
+            "flag": {"type": "boolean"},
+            "rule": {"type": "string", "description": "Policy id, e.g. repeat-victim"},
+            "version": {"type": "integer"},
+            "reason": {"type": "string", "description": "Plain-English reason naming the rule and version"},
+            "earlier": {"type": "array", "items": {"type": "string"}, "description": "References of the earlier reports that count, newest first"}
+        }
+    });
+    let text = json!({"type": ["string", "null"]});
+    let check_params: Vec<Value> = ["phone", "name", "date_of_birth", "postcode", "address", "lat", "lon", "subject"]
+        .iter()
+        .map(|p| json!({"name": p, "in": "query", "required": false, "schema": {"type": "string"}}))
+        .collect();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "asb API",
+            "version": "1",
+            "description": "Anti-social behaviour reports for police forces and partners: first-contact checks, recording contacts to NSIR 2011, incidents and policies. Staff calls need `Authorization: Bearer <token>` (`asb token issue --user NAME`)."
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/contacts": {"post": {
+                "summary": "Record a contact (one report of an ASB incident)",
+                "description": "In one transaction: the caller and place matched or created, the incident with category, type and qualifiers, the risk assessment, the system's own qualifiers (610 when a repeat rule fires, 635 at medium or high risk) and an audit event.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ContactInput"}}}},
+                "responses": merge(json!({"201": {"description": "Recorded", "headers": {"Location": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecordOutcome"}}}}}), problem_responses())
+            }},
+            "/first-contact-check": {"get": {
+                "summary": "What the record holds about a caller, a place or a subject, with the verdicts",
+                "parameters": check_params,
+                "responses": merge(json!({"200": {"description": "People matched (with why), the place's history, verdicts and case-review progress", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckResult"}}}}}), problem_responses())
+            }},
+            "/incidents/{reference}": {"get": {
+                "summary": "One incident in full",
+                "parameters": [{"name": "reference", "in": "path", "required": true, "schema": {"type": "string", "example": "ASB-26-0000013"}}],
+                "responses": merge(json!({"200": {"description": "The incident", "content": {"application/json": {"schema": {"type": "object"}}}}, "404": {"description": "No such incident"}}), problem_responses())
+            }},
+            "/policies": {"get": {"summary": "The policies in force (repeat, vulnerability, case review, risk questionnaire, next steps) with ids and versions", "responses": {"200": {"description": "Policies", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/taxonomy": {"get": {"summary": "NSIR 2011 categories with definitions, the 13 MPS type codes and the qualifiers", "responses": {"200": {"description": "Taxonomy", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Problem": {"type": "object", "description": "RFC 9457", "required": ["type", "title", "status"], "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object", "required": ["field", "message"], "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}
+                }},
+                "Verdict": verdict,
+                "ContactInput": {"type": "object", "additionalProperties": false, "required": ["channel", "caller_is_victim", "location", "narrative", "category", "type_code", "risk_answers"], "properties": {
+                    "channel": {"enum": ["phone_101", "phone_999", "online", "in_person", "email", "partner_referral"]},
+                    "received_at": {"type": ["string", "null"], "format": "date-time"},
+                    "organisation": {"type": ["string", "null"], "description": "Organisation code; default the force (MPS)"},
+                    "caller": {"type": "object", "additionalProperties": false, "properties": {"name": text, "phone": text, "date_of_birth": {"type": ["string", "null"], "format": "date"}, "address": text, "postcode": text}},
+                    "caller_is_victim": {"type": "boolean"},
+                    "self_reported_repeat": {"type": ["boolean", "null"]},
+                    "location": {"type": "object", "additionalProperties": false, "properties": {"address": text, "postcode": text, "lat": {"type": ["number", "null"]}, "lon": {"type": ["number", "null"]}}},
+                    "narrative": {"type": "string", "maxLength": 10000},
+                    "category": {"enum": ["personal", "nuisance", "environmental"]},
+                    "type_code": {"type": ["integer", "string"], "description": "MPS code: 200, 201, 202, 204, 205, 206, 207, 209, 210, 211, 212, 213, 217"},
+                    "subjects": {"type": ["array", "null"], "items": {"type": "object", "additionalProperties": false, "properties": {"name": text, "description": text}}},
+                    "qualifiers": {"type": ["array", "null"], "items": {"enum": [606, 609, 610, 631, 635, 636, 637, 638]}},
+                    "risk_answers": {"type": "object", "additionalProperties": {"type": "boolean"}, "description": "Question id → answer; ids from GET /policies"},
+                    "risk_override": {"type": ["object", "null"], "additionalProperties": false, "properties": {"level": {"enum": ["standard", "medium", "high"]}, "reason": {"type": "string"}}}
+                }},
+                "RecordOutcome": {"type": "object", "required": ["reference", "repeat_victim", "repeat_location", "vulnerable", "risk", "qualifiers", "next_steps"], "properties": {
+                    "reference": {"type": "string"},
+                    "repeat_victim": {"$ref": "#/components/schemas/Verdict"},
+                    "repeat_location": {"$ref": "#/components/schemas/Verdict"},
+                    "repeat_subject": {"$ref": "#/components/schemas/Verdict"},
+                    "vulnerable": {"$ref": "#/components/schemas/Verdict"},
+                    "risk": {"type": "object", "required": ["score", "level", "questionnaire"], "properties": {"score": {"type": "integer"}, "level": {"enum": ["standard", "medium", "high"]}, "questionnaire": {"type": "string"}, "assessed_level": {"enum": ["standard", "medium", "high"]}, "reason": {"type": "string"}}},
+                    "qualifiers": {"type": "array", "items": {"type": "integer"}},
+                    "case_review": {"$ref": "#/components/schemas/CaseReview"},
+                    "next_steps": {"type": "string", "description": "What to tell the caller"}
+                }},
+                "CaseReview": {"type": "object", "required": ["qualifying_complaints", "threshold", "met"], "properties": {"qualifying_complaints": {"type": "integer"}, "threshold": {"type": "integer"}, "met": {"type": "boolean"}, "reason": {"type": "string"}}},
+                "CheckResult": {"type": "object", "required": ["people", "place", "repeat_victim", "repeat_location", "vulnerable", "case_review"], "properties": {
+                    "people": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "name": text, "matched_on": {"type": "array", "items": {"type": "string"}}, "history": {"type": "object"}, "incidents": {"type": "array", "items": {"type": "object"}}}}},
+                    "place": {"type": "object"},
+                    "repeat_victim": {"$ref": "#/components/schemas/Verdict"},
+                    "repeat_location": {"$ref": "#/components/schemas/Verdict"},
+                    "repeat_subject": {"$ref": "#/components/schemas/Verdict"},
+                    "vulnerable": {"$ref": "#/components/schemas/Verdict"},
+                    "case_review": {"$ref": "#/components/schemas/CaseReview"}
+                }}
+            }
+        }
+    })
+}

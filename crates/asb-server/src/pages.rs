@@ -1,0 +1,402 @@
+//! The staff pages: sign-in, the call-handler's report form with its live history panel, the
+//! confirmation with what to tell the caller, and the incident view. Forms go through the same
+//! domain validation as the API and re-render with a GOV.UK error summary.
+
+use crate::auth::{session_token, verify_password, PageUser, SESSION_COOKIE, SESSION_TTL_SECS};
+use crate::error::ApiError;
+use crate::AppState;
+use asb_domain::contact::{CallerInput, CheckInput, ContactInput, LocationInput, OverrideInput, SubjectInput};
+use asb_domain::nsir::{Category, QUALIFIERS, TYPES};
+use asb_domain::verdict::{CaseReview, Verdict};
+use asb_domain::{FieldError, IncidentRef};
+use asb_store::{CheckResult, IncidentDetail};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(report_form))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", get(logout))
+        .route("/report", get(|| async { Redirect::to("/") }).post(submit_report))
+        .route("/report/panel", get(panel))
+        .route("/report/{reference}/done", get(done))
+        .route("/incidents/{reference}", get(incident_page))
+}
+
+fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::Internal(format!("template: {e}")).into_response(),
+    }
+}
+
+/// "10 Mar 2026 14:05" in Europe/London.
+pub fn london(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono_tz::Europe::London).format("%-d %b %Y %H:%M").to_string()
+}
+
+// ---- sign-in -------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    user: Option<String>,
+    username: String,
+    errors: Vec<(String, String)>,
+}
+
+async fn login_form() -> Response {
+    render(&LoginPage { user: None, username: String::new(), errors: vec![] })
+}
+
+async fn login(State(state): State<AppState>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let username = f.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
+    let password = f.get("password").cloned().unwrap_or_default();
+    let user = match state.store.user(&username).await {
+        Ok(u) => u,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let ok = user.as_ref().and_then(|u| u.password_hash.as_deref()).is_some_and(|h| verify_password(&password, h));
+    if !ok {
+        let page = LoginPage { user: None, username, errors: vec![("username".into(), "Enter a correct username and password".into())] };
+        let mut r = render(&page);
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        return r;
+    }
+    match state.store.issue_token(&username, "session", Some(SESSION_TTL_SECS)).await {
+        Ok(token) => {
+            let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_SECS}");
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(t) = session_token(&headers) {
+        let _ = state.store.revoke_token(&t).await;
+    }
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+// ---- the report form -----------------------------------------------------------------------
+
+struct Field {
+    id: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    autocomplete: &'static str,
+    width: &'static str,
+    value: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    user: Option<String>,
+    errors: Vec<(String, String)>,
+    values: HashMap<String, String>,
+    caller_fields: Vec<Field>,
+    location_fields: Vec<Field>,
+    subject_fields: Vec<Field>,
+    channels: Vec<(&'static str, &'static str)>,
+    categories: Vec<(&'static str, &'static str, &'static str)>,
+    types: Vec<(String, &'static str, &'static str)>,
+    questions: Vec<(String, String)>,
+    questionnaire: String,
+    qualifiers: Vec<(String, &'static str)>,
+    chosen_qualifiers: Vec<String>,
+}
+
+impl ReportPage {
+    fn val(&self, k: &str) -> &str {
+        self.values.get(k).map(String::as_str).unwrap_or("")
+    }
+    fn err(&self, id: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| f == id).map(|(_, m)| m.as_str())
+    }
+    fn is(&self, k: &str, v: &str) -> bool {
+        self.val(k) == v
+    }
+}
+
+type FieldSpec = (&'static str, &'static str, &'static str, &'static str, &'static str);
+
+const CALLER_FIELDS: [FieldSpec; 5] = [
+    ("caller_phone", "Phone number", "Any UK format, like 07700 900123 or +44 20 7946 0000", "tel", "govuk-!-width-one-half"),
+    ("caller_name", "Full name", "", "name", "govuk-!-width-three-quarters"),
+    ("caller_date_of_birth", "Date of birth", "For example, 1980-03-27 or 27/03/1980", "bday", "govuk-input--width-10"),
+    ("caller_address", "Home address, if different from where it happened", "", "street-address", ""),
+    ("caller_postcode", "Home postcode", "", "postal-code", "govuk-input--width-10"),
+];
+const LOCATION_FIELDS: [FieldSpec; 2] = [
+    ("location_address", "Address or place", "For example, 12 High Street or outside 40 Station Road", "", ""),
+    ("location_postcode", "Postcode", "", "", "govuk-input--width-10"),
+];
+const SUBJECT_FIELDS: [FieldSpec; 2] = [
+    ("subject_name", "Name of the person responsible", "Leave blank if not known", "", "govuk-!-width-three-quarters"),
+    ("subject_description", "Description", "For example, group of 4–5 youths on bikes", "", ""),
+];
+
+/// Where a domain field name is shown on the form.
+fn form_id(field: &str) -> String {
+    match field {
+        "location" | "location.lat" | "location.lon" => "location_address".into(),
+        "risk_override.level" => "override_level".into(),
+        "risk_override.reason" => "override_reason".into(),
+        f if f.starts_with("risk_answers.") => f.trim_start_matches("risk_answers.").into(),
+        f if f.starts_with("subjects[") => if f.ends_with(".description") { "subject_description".into() } else { "subject_name".into() },
+        f if f.starts_with("qualifiers") => "qualifiers".into(),
+        f => f.replace('.', "_"),
+    }
+}
+
+fn report_page(state: &AppState, user: &str, values: HashMap<String, String>, chosen: Vec<String>, errors: Vec<(String, String)>) -> ReportPage {
+    let fields = |specs: &[FieldSpec]| -> Vec<Field> {
+        specs
+            .iter()
+            .map(|(id, label, hint, autocomplete, width)| Field {
+                id,
+                label,
+                hint,
+                autocomplete,
+                width,
+                value: values.get(*id).cloned().unwrap_or_default(),
+                error: errors.iter().find(|(f, _)| f == id).map(|(_, m)| m.clone()),
+            })
+            .collect()
+    };
+    let q = &state.policies.risk;
+    ReportPage {
+        user: Some(user.to_string()),
+        caller_fields: fields(&CALLER_FIELDS),
+        location_fields: fields(&LOCATION_FIELDS),
+        subject_fields: fields(&SUBJECT_FIELDS),
+        channels: asb_domain::contact::Channel::ALL.iter().map(|c| (c.as_str(), c.label())).collect(),
+        categories: Category::ALL.iter().map(|c| (c.as_str(), c.label(), c.definition())).collect(),
+        types: TYPES.iter().map(|t| (t.code.to_string(), t.label, t.hint)).collect(),
+        questions: q.questions.iter().map(|x| (x.id.clone(), x.text.clone())).collect(),
+        questionnaire: format!("{} v{}", q.meta.title, q.meta.version),
+        qualifiers: QUALIFIERS.iter().filter(|(c, _)| *c != 610 && *c != 635).map(|(c, l)| (c.to_string(), *l)).collect(),
+        chosen_qualifiers: chosen,
+        errors,
+        values,
+    }
+}
+
+async fn report_form(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
+    let mut values = HashMap::new();
+    values.insert("channel".to_string(), "phone_101".to_string());
+    render(&report_page(&state, &user.display_name, values, vec![], vec![]))
+}
+
+fn opt(values: &HashMap<String, String>, k: &str) -> Option<String> {
+    values.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn contact_from_form(state: &AppState, values: &HashMap<String, String>, chosen: &[String]) -> (ContactInput, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    let answers = state
+        .policies
+        .risk
+        .questions
+        .iter()
+        .filter_map(|q| match values.get(&q.id).map(String::as_str) {
+            Some("yes") => Some((q.id.clone(), true)),
+            Some("no") => Some((q.id.clone(), false)),
+            _ => {
+                // On the page every question is asked: the inspection looks for it.
+                errors.push(FieldError::new(format!("risk_answers.{}", q.id), format!("Ask: {}", q.text)));
+                None
+            }
+        })
+        .collect();
+    let subject = (opt(values, "subject_name").is_some() || opt(values, "subject_description").is_some())
+        .then(|| vec![SubjectInput { name: opt(values, "subject_name"), description: opt(values, "subject_description") }]);
+    let input = ContactInput {
+        channel: opt(values, "channel"),
+        received_at: None,
+        organisation: None,
+        caller: CallerInput {
+            name: opt(values, "caller_name"),
+            phone: opt(values, "caller_phone"),
+            date_of_birth: opt(values, "caller_date_of_birth"),
+            address: opt(values, "caller_address"),
+            postcode: opt(values, "caller_postcode"),
+        },
+        caller_is_victim: match values.get("caller_is_victim").map(String::as_str) {
+            Some("yes") => Some(true),
+            Some("no") => Some(false),
+            _ => None,
+        },
+        self_reported_repeat: Some(values.get("happened_before").map(String::as_str) == Some("yes")),
+        location: LocationInput { address: opt(values, "location_address"), postcode: opt(values, "location_postcode"), lat: None, lon: None },
+        narrative: opt(values, "narrative"),
+        category: opt(values, "category"),
+        type_code: opt(values, "type_code").map(serde_json::Value::String),
+        subjects: subject,
+        qualifiers: Some(chosen.iter().filter_map(|q| q.parse().ok()).collect()),
+        risk_answers: Some(answers),
+        risk_override: opt(values, "override_level").map(|level| OverrideInput { level: Some(level), reason: opt(values, "override_reason") }),
+    };
+    (input, errors)
+}
+
+async fn submit_report(State(state): State<AppState>, PageUser(user): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+    let chosen: Vec<String> = pairs.iter().filter(|(k, _)| k == "qualifiers").map(|(_, v)| v.clone()).collect();
+    let values: HashMap<String, String> = pairs.into_iter().filter(|(k, _)| k != "qualifiers").collect();
+    let (input, mut errors) = contact_from_form(&state, &values, &chosen);
+    let now = state.now();
+    let result = match input.validate(&state.policies.risk, now) {
+        Ok(contact) => {
+            if errors.is_empty() {
+                match state.store.record_contact(&state.policies, now, &contact, Some(user.id)).await {
+                    Ok(outcome) => return Redirect::to(&format!("/report/{}/done", outcome.reference)).into_response(),
+                    Err(asb_store::StoreError::Invalid(e)) => e,
+                    Err(e) => return ApiError::from(e).into_response(),
+                }
+            } else {
+                vec![]
+            }
+        }
+        Err(e) => e,
+    };
+    // Domain errors first, in form order, then unanswered questions.
+    let mut all = result;
+    all.append(&mut errors);
+    let errors: Vec<(String, String)> = all.into_iter().map(|e| (form_id(&e.field), e.message)).collect();
+    let mut r = render(&report_page(&state, &user.display_name, values, chosen, errors));
+    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    r
+}
+
+// ---- the live panel ------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "panel.html")]
+struct Panel {
+    result: Option<CheckResult>,
+    notes: Vec<String>,
+}
+
+async fn panel(State(state): State<AppState>, PageUser(user): PageUser, Query(values): Query<HashMap<String, String>>) -> Response {
+    let mut input = CheckInput {
+        phone: opt(&values, "caller_phone"),
+        name: opt(&values, "caller_name"),
+        date_of_birth: opt(&values, "caller_date_of_birth"),
+        postcode: opt(&values, "location_postcode").or_else(|| opt(&values, "caller_postcode")),
+        address: opt(&values, "location_address").or_else(|| opt(&values, "caller_address")),
+        lat: None,
+        lon: None,
+        subject: opt(&values, "subject_name"),
+    };
+    let now = state.now();
+    // While the handler is still typing, a half-written field is left out rather than refused.
+    let mut notes = Vec::new();
+    let check = loop {
+        match input.validate(now.date_naive()) {
+            Ok(c) => break c,
+            Err(errors) => {
+                for e in errors {
+                    let (what, field) = match e.field.as_str() {
+                        "phone" => ("Phone", &mut input.phone),
+                        "name" => ("Name", &mut input.name),
+                        "date_of_birth" => ("Date of birth", &mut input.date_of_birth),
+                        "postcode" => ("Postcode", &mut input.postcode),
+                        "address" => ("Address", &mut input.address),
+                        "subject" => ("Subject's name", &mut input.subject),
+                        _ => ("Location", &mut input.lat),
+                    };
+                    *field = None;
+                    notes.push(format!("{what} not used yet: {}", e.message));
+                }
+            }
+        }
+    };
+    if !check.identifies_person() && !check.identifies_place() && check.address.is_none() {
+        return render(&Panel { result: None, notes });
+    }
+    match state.store.first_contact_check(&state.policies, now, &check, Some(user.id)).await {
+        Ok(result) => render(&Panel { result: Some(result), notes }),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+// ---- confirmation and the incident view ----------------------------------------------------
+
+#[derive(serde::Deserialize)]
+struct StoredVerdicts {
+    repeat_victim: Verdict,
+    repeat_location: Verdict,
+    vulnerable: Verdict,
+    case_review: CaseReview,
+    #[serde(default)]
+    next_steps: String,
+}
+
+#[derive(Template)]
+#[template(path = "done.html")]
+struct DonePage {
+    user: Option<String>,
+    d: IncidentDetail,
+    v: StoredVerdicts,
+    risk_level: String,
+    risk_score: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentPage {
+    user: Option<String>,
+    d: IncidentDetail,
+    received: String,
+    risk_level: String,
+    risk_score: Option<i64>,
+}
+
+async fn load(state: &AppState, reference: &str, user: i64, purpose: &str) -> Result<IncidentDetail, Response> {
+    let not_found = || (StatusCode::NOT_FOUND, Html("<h1>Incident not found</h1>")).into_response();
+    let r: IncidentRef = reference.parse().map_err(|_| not_found())?;
+    match state.store.incident(&r.to_string(), Some(user), purpose).await {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+fn risk_of(d: &IncidentDetail) -> (String, Option<i64>) {
+    match &d.risk {
+        Some(r) => (r.level.clone().unwrap_or_else(|| "not assessed".into()), r.score),
+        None => ("not assessed".into(), None),
+    }
+}
+
+async fn done(State(state): State<AppState>, PageUser(user): PageUser, Path(reference): Path<String>) -> Response {
+    let d = match load(&state, &reference, user.id, "confirming a recorded report").await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let Ok(v) = serde_json::from_value::<StoredVerdicts>(d.verdicts.clone()) else {
+        return Redirect::to(&format!("/incidents/{}", d.reference)).into_response();
+    };
+    let (risk_level, risk_score) = risk_of(&d);
+    render(&DonePage { user: Some(user.display_name), d, v, risk_level, risk_score })
+}
+
+async fn incident_page(State(state): State<AppState>, PageUser(user): PageUser, Path(reference): Path<String>) -> Response {
+    let d = match load(&state, &reference, user.id, "viewing an incident").await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let (risk_level, risk_score) = risk_of(&d);
+    render(&IncidentPage { user: Some(user.display_name), received: london(d.received_at), d, risk_level, risk_score })
+}

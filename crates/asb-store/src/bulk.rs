@@ -1,0 +1,185 @@
+//! Bulk loading for generated datasets (and, later, imports): rows with ids the loader assigns,
+//! written many to a statement inside one transaction per batch.
+
+use crate::{Result, Store};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+#[derive(Debug, Clone)]
+pub struct PlaceRow {
+    pub id: i64,
+    pub address: Option<String>,
+    pub address_norm: Option<String>,
+    pub postcode: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub h3: Option<i64>,
+    pub borough_id: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PersonRow {
+    pub id: i64,
+    pub name: Option<String>,
+    pub name_norm: Option<String>,
+    pub name_key: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub postcode: Option<String>,
+    pub home_place_id: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub reference: String,
+    pub organisation_id: i64,
+    pub received_at: i64,
+    pub place_id: Option<i64>,
+    pub category: String,
+    pub type_code: u16,
+    pub narrative: String,
+    pub status: String,
+    pub risk_score: Option<u32>,
+    pub risk_level: Option<String>,
+    pub risk_questionnaire: Option<String>,
+    pub qualifiers: Vec<u16>,
+    /// (person, role) pairs.
+    pub people: Vec<(i64, &'static str)>,
+    pub channel: &'static str,
+    /// The person who made the contact, if known.
+    pub contact_person: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub places: Vec<PlaceRow>,
+    pub people: Vec<PersonRow>,
+    pub incidents: Vec<IncidentRow>,
+}
+
+// SQLite allows 32,766 bound parameters a statement.
+const PARAMS: usize = 32_000;
+
+async fn chunks<T>(
+    conn: &mut SqliteConnection,
+    head: &str,
+    rows: &[T],
+    per_row: usize,
+    push: impl Fn(sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>, &T) + Copy,
+) -> Result<()> {
+    for chunk in rows.chunks(PARAMS / per_row) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
+        qb.push_values(chunk, |b, r| push(b, r));
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Write one batch in one transaction. Ids must be new.
+    pub async fn load_batch(&self, b: &Batch) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        chunks(&mut tx, "INSERT INTO places (id, address, address_norm, postcode, lat, lon, h3, borough_id, created_at) ", &b.places, 9, |mut s, r| {
+            s.push_bind(r.id)
+                .push_bind(r.address.clone())
+                .push_bind(r.address_norm.clone())
+                .push_bind(r.postcode.clone())
+                .push_bind(r.lat)
+                .push_bind(r.lon)
+                .push_bind(r.h3)
+                .push_bind(r.borough_id)
+                .push_bind(r.created_at);
+        })
+        .await?;
+        chunks(
+            &mut tx,
+            "INSERT INTO people (id, name, name_norm, name_key, date_of_birth, phone, address, postcode, home_place_id, created_at) ",
+            &b.people,
+            10,
+            |mut s, r| {
+                s.push_bind(r.id)
+                    .push_bind(r.name.clone())
+                    .push_bind(r.name_norm.clone())
+                    .push_bind(r.name_key.clone())
+                    .push_bind(r.date_of_birth.clone())
+                    .push_bind(r.phone.clone())
+                    .push_bind(r.address.clone())
+                    .push_bind(r.postcode.clone())
+                    .push_bind(r.home_place_id)
+                    .push_bind(r.created_at);
+            },
+        )
+        .await?;
+        chunks(
+            &mut tx,
+            "INSERT INTO incidents (id, reference, organisation_id, received_at, place_id, opening_category, opening_type_code, category, type_code, narrative, status, risk_score, risk_level, risk_assessed_level, risk_questionnaire, created_at) ",
+            &b.incidents,
+            16,
+            |mut s, r| {
+                s.push_bind(r.id)
+                    .push_bind(r.reference.clone())
+                    .push_bind(r.organisation_id)
+                    .push_bind(r.received_at)
+                    .push_bind(r.place_id)
+                    .push_bind(r.category.clone())
+                    .push_bind(r.type_code)
+                    .push_bind(r.category.clone())
+                    .push_bind(r.type_code)
+                    .push_bind(r.narrative.clone())
+                    .push_bind(r.status.clone())
+                    .push_bind(r.risk_score)
+                    .push_bind(r.risk_level.clone())
+                    .push_bind(r.risk_level.clone())
+                    .push_bind(r.risk_questionnaire.clone())
+                    .push_bind(r.received_at);
+            },
+        )
+        .await?;
+        let quals: Vec<(i64, u16)> = b.incidents.iter().flat_map(|i| i.qualifiers.iter().map(move |q| (i.id, *q))).collect();
+        chunks(&mut tx, "INSERT INTO incident_qualifiers (incident_id, code, applied_by) ", &quals, 3, |mut s, r| {
+            s.push_bind(r.0).push_bind(r.1).push_bind("system");
+        })
+        .await?;
+        let links: Vec<(i64, i64, &str)> = b.incidents.iter().flat_map(|i| i.people.iter().map(move |(p, role)| (i.id, *p, *role))).collect();
+        chunks(&mut tx, "INSERT INTO incident_people (incident_id, person_id, role) ", &links, 3, |mut s, r| {
+            s.push_bind(r.0).push_bind(r.1).push_bind(r.2);
+        })
+        .await?;
+        chunks(&mut tx, "INSERT INTO contacts (incident_id, person_id, organisation_id, channel, received_at) ", &b.incidents, 5, |mut s, r| {
+            s.push_bind(r.id).push_bind(r.contact_person).push_bind(r.organisation_id).push_bind(r.channel).push_bind(r.received_at);
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Make sure the reference counters continue after loaded references.
+    pub async fn set_reference_counter(&self, year: i32, next_value: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO reference_counters (year, next_value) VALUES (?, ?)
+             ON CONFLICT (year) DO UPDATE SET next_value = MAX(next_value, excluded.next_value)",
+        )
+        .bind(year)
+        .bind(next_value)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Row-id ceilings, so a loader can assign fresh ids.
+    pub async fn max_ids(&self) -> Result<(i64, i64, i64)> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM places), (SELECT COALESCE(MAX(id), 0) FROM people), (SELECT COALESCE(MAX(id), 0) FROM incidents)",
+        )
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    /// Organisation ids by code, for loaders.
+    pub async fn organisation_ids(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as("SELECT code, id FROM organisations").fetch_all(&self.read).await?)
+    }
+}

@@ -1,0 +1,619 @@
+//! The first-contact journey against the record: the check while the caller speaks, and
+//! recording the contact in one transaction. The store finds people, places and history; the
+//! domain's rules give the verdicts.
+
+use crate::history;
+use crate::matching::{find_people, find_places, PersonMatch, PlaceMatch};
+use crate::{audit, orgs, ts, AuditEvent, Result, Store, StoreError};
+use asb_domain::contact::{ValidCheck, ValidContact};
+use asb_domain::history::{HistoryEntry, Role};
+use asb_domain::matching::{geo, AddressLine, GeoPoint, PersonName, PhoneNumber, Postcode};
+use asb_domain::risk::{apply_override, RiskLevel};
+use asb_domain::verdict::{self, CaseReview, Verdict};
+use asb_domain::{boroughs, FieldError, IncidentRef, Policies, Qualifier};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::SqliteConnection;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentSummary {
+    pub reference: String,
+    pub received_at: DateTime<Utc>,
+    pub category: String,
+    pub type_code: u16,
+    pub type_label: String,
+    pub risk_level: Option<RiskLevel>,
+    pub organisation: String,
+    pub by_partner: bool,
+    pub role: Option<String>,
+    pub status: String,
+    pub qualifiers: Vec<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_m: Option<f64>,
+}
+
+impl From<&HistoryEntry> for IncidentSummary {
+    fn from(e: &HistoryEntry) -> Self {
+        IncidentSummary {
+            reference: e.reference.clone(),
+            received_at: e.received_at,
+            category: e.category.to_string(),
+            type_code: e.type_code,
+            type_label: asb_domain::TypeCode::new(e.type_code).map(|t| t.label().to_string()).unwrap_or_default(),
+            risk_level: e.risk_level,
+            organisation: e.organisation.clone(),
+            by_partner: e.by_partner(),
+            role: e.role.map(|r| r.to_string()),
+            status: e.status.clone(),
+            qualifiers: e.qualifiers.clone(),
+            distance_m: e.distance_m.map(|d| (d * 10.0).round() / 10.0),
+        }
+    }
+}
+
+/// Counts over an ASB history in the policy windows.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct HistoryCounts {
+    pub total: usize,
+    pub last_90_days: usize,
+    pub last_12_months: usize,
+    pub by_partners: usize,
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
+    pub categories: BTreeMap<String, usize>,
+    pub highest_risk: Option<RiskLevel>,
+    /// Open matters: incidents not yet closed.
+    pub open: Vec<String>,
+}
+
+fn counts(now: DateTime<Utc>, entries: &[&HistoryEntry]) -> HistoryCounts {
+    let mut c = HistoryCounts { total: entries.len(), ..Default::default() };
+    for e in entries {
+        let age = now - e.received_at;
+        if age <= Duration::days(90) {
+            c.last_90_days += 1;
+        }
+        if age <= Duration::days(365) {
+            c.last_12_months += 1;
+        }
+        if e.by_partner() {
+            c.by_partners += 1;
+        }
+        *c.categories.entry(e.category.to_string()).or_default() += 1;
+        c.highest_risk = c.highest_risk.max(e.risk_level);
+        if e.is_open() {
+            c.open.push(e.reference.clone());
+        }
+        c.first_at = Some(c.first_at.map_or(e.received_at, |f| f.min(e.received_at)));
+        c.last_at = Some(c.last_at.map_or(e.received_at, |f| f.max(e.received_at)));
+    }
+    c
+}
+
+const SHOWN: usize = 20;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchedPerson {
+    pub id: i64,
+    pub name: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub postcode: Option<String>,
+    /// Why this record is believed to be the caller.
+    pub matched_on: Vec<String>,
+    pub history: HistoryCounts,
+    /// The most recent incidents, newest first.
+    pub incidents: Vec<IncidentSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaceSummary {
+    pub known: bool,
+    pub address: Option<String>,
+    pub postcode: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub places_matched: usize,
+    pub radius_m: f64,
+    pub history: HistoryCounts,
+    pub incidents: Vec<IncidentSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub checked_at: DateTime<Utc>,
+    pub people: Vec<MatchedPerson>,
+    pub place: PlaceSummary,
+    pub repeat_victim: Verdict,
+    pub repeat_location: Verdict,
+    pub vulnerable: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_subject: Option<Verdict>,
+    pub case_review: CaseReview,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RiskOutcome {
+    pub score: u32,
+    pub level: RiskLevel,
+    pub questionnaire: String,
+    pub assessed_level: RiskLevel,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordOutcome {
+    pub reference: String,
+    pub repeat_victim: Verdict,
+    pub repeat_location: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_subject: Option<Verdict>,
+    pub vulnerable: Verdict,
+    pub risk: RiskOutcome,
+    pub qualifiers: Vec<u16>,
+    pub case_review: CaseReview,
+    pub next_steps: String,
+    pub self_reported_repeat: bool,
+    pub person_id: Option<i64>,
+    pub place_id: i64,
+    pub organisation: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What the record says about a caller and a place, before any verdict.
+struct Findings {
+    people: Vec<PersonMatch>,
+    person_history: Vec<(i64, HistoryEntry)>,
+    places: PlaceMatch,
+    place_history: Vec<HistoryEntry>,
+    subject_history: Option<Vec<HistoryEntry>>,
+}
+
+struct Keys<'a> {
+    phone: Option<&'a PhoneNumber>,
+    name: Option<&'a PersonName>,
+    dob: Option<NaiveDate>,
+    address: Option<&'a AddressLine>,
+    postcode: Option<&'a Postcode>,
+    point: Option<GeoPoint>,
+    /// Where the caller lives, when it is not where it happened.
+    home: Option<(Option<&'a AddressLine>, Option<&'a Postcode>)>,
+    subject: Option<&'a PersonName>,
+}
+
+async fn find(conn: &mut SqliteConnection, p: &Policies, now: DateTime<Utc>, k: &Keys<'_>) -> Result<Findings> {
+    let places = find_places(conn, k.address, k.postcode, k.point, p.repeat_location.radius_m).await?;
+    let home_places = match k.home {
+        Some((a @ Some(_), pc)) | Some((a, pc @ Some(_))) => find_places(conn, a, pc, None, 0.0).await?.exact,
+        _ => places.exact.clone(),
+    };
+    let people = find_people(conn, k.phone, k.name, k.dob, if k.address.is_some() || k.home.is_some() { &home_places } else { &[] }).await?;
+    let ids: Vec<i64> = people.iter().map(|m| m.id).collect();
+    let person_history = history::for_people(conn, &ids).await?;
+    let since = ts(now - Duration::days(p.repeat_location.window_days.max(365)));
+    let place_history = history::for_places(conn, &places.all_with_distance(), since).await?;
+    let subject_history = match k.subject {
+        Some(s) => Some(history::for_subject(conn, s.normalised(), ts(now - Duration::days(p.repeat_subject.window_days))).await?),
+        None => None,
+    };
+    Ok(Findings { people, person_history, places, place_history, subject_history })
+}
+
+/// Verdicts from findings. `recording` counts the contact being recorded in the case review.
+fn verdicts(p: &Policies, now: DateTime<Utc>, f: &Findings, recording: bool) -> (Verdict, Verdict, Verdict, CaseReview, Option<Verdict>) {
+    let all: Vec<HistoryEntry> = f.person_history.iter().map(|(_, e)| e.clone()).collect();
+    let known_person = !f.people.is_empty();
+    let known_place = !f.places.exact.is_empty() || f.places.centre.is_some();
+    (
+        verdict::repeat_victim(&p.repeat_victim, now, &all, known_person),
+        verdict::repeat_location(&p.repeat_location, now, &f.place_history, known_place),
+        verdict::vulnerable(&p.vulnerability, now, &all),
+        verdict::case_review(&p.case_review, now, &all, recording),
+        f.subject_history.as_ref().map(|h| verdict::repeat_subject(&p.repeat_subject, now, h, recording)),
+    )
+}
+
+type PersonRow = (i64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+
+async fn describe_people(conn: &mut SqliteConnection, now: DateTime<Utc>, f: &Findings) -> Result<Vec<MatchedPerson>> {
+    let mut out = Vec::new();
+    for m in &f.people {
+        let row: Option<PersonRow> = sqlx::query_as("SELECT id, name, date_of_birth, phone, address, postcode FROM people WHERE id = ?")
+            .bind(m.id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some((id, name, dob, phone, address, postcode)) = row else { continue };
+        let mine: Vec<&HistoryEntry> = f.person_history.iter().filter(|(p, _)| *p == id).map(|(_, e)| e).collect();
+        out.push(MatchedPerson {
+            id,
+            name,
+            date_of_birth: dob,
+            phone: phone.and_then(|p| PhoneNumber::parse(&p).ok()).map(|p| p.national()),
+            address,
+            postcode,
+            matched_on: m.reasons.clone(),
+            history: counts(now, &mine),
+            incidents: mine.iter().take(SHOWN).map(|e| IncidentSummary::from(*e)).collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn place_summary(p: &Policies, now: DateTime<Utc>, k: &Keys<'_>, f: &Findings) -> PlaceSummary {
+    let entries: Vec<&HistoryEntry> = f.place_history.iter().collect();
+    PlaceSummary {
+        known: !f.places.exact.is_empty(),
+        address: k.address.map(|a| a.as_str().to_string()),
+        postcode: k.postcode.map(|p| p.as_str().to_string()),
+        lat: f.places.centre.map(|c| c.lat()),
+        lon: f.places.centre.map(|c| c.lon()),
+        places_matched: f.places.all_with_distance().len(),
+        radius_m: p.repeat_location.radius_m,
+        history: counts(now, &entries),
+        incidents: entries.iter().take(SHOWN).map(|e| IncidentSummary::from(*e)).collect(),
+    }
+}
+
+impl Store {
+    /// The first-contact check, logged as a consultation by `user_id`.
+    pub async fn first_contact_check(&self, p: &Policies, now: DateTime<Utc>, c: &ValidCheck, user_id: Option<i64>) -> Result<CheckResult> {
+        let keys = Keys {
+            phone: c.phone.as_ref(),
+            name: c.name.as_ref(),
+            dob: c.date_of_birth,
+            address: c.address.as_ref(),
+            postcode: c.postcode.as_ref(),
+            point: c.point,
+            home: None,
+            subject: c.subject.as_ref(),
+        };
+        let mut conn = self.read.acquire().await?;
+        let f = find(&mut conn, p, now, &keys).await?;
+        let people = describe_people(&mut conn, now, &f).await?;
+        drop(conn);
+        let (repeat_victim, repeat_location, vulnerable, case_review, repeat_subject) = verdicts(p, now, &f, false);
+        let result = CheckResult {
+            checked_at: now,
+            place: place_summary(p, now, &keys, &f),
+            people,
+            repeat_victim,
+            repeat_location,
+            vulnerable,
+            repeat_subject,
+            case_review,
+        };
+        // Which keys were searched and whose records were seen — never the values searched for.
+        let used: Vec<&str> = [
+            ("phone", c.phone.is_some()),
+            ("name", c.name.is_some()),
+            ("date_of_birth", c.date_of_birth.is_some()),
+            ("address", c.address.is_some()),
+            ("postcode", c.postcode.is_some()),
+            ("point", c.point.is_some()),
+            ("subject", c.subject.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, used)| used.then_some(k))
+        .collect();
+        let seen: Vec<i64> = result.people.iter().map(|m| m.id).collect();
+        self.audit(
+            &AuditEvent::new(user_id, "consultation", "search", None, "first-contact check")
+                .with_detail(serde_json::json!({"fields": used, "people": seen})),
+        )
+        .await?;
+        Ok(result)
+    }
+
+    /// Record a contact: person and place matched or created, the incident with its category,
+    /// type, qualifiers and risk assessment, the contact, and the audit event — all or nothing.
+    pub async fn record_contact(&self, p: &Policies, now: DateTime<Utc>, c: &ValidContact, user_id: Option<i64>) -> Result<RecordOutcome> {
+        let received_at = c.received_at.unwrap_or(now);
+        let mut tx = self.write.begin().await?;
+        let org_code = c.organisation.as_deref().unwrap_or(orgs::FORCE_CODE);
+        let org = orgs::by_code(&mut tx, org_code).await?.ok_or_else(|| {
+            StoreError::Invalid(vec![FieldError::new("organisation", format!("'{org_code}' is not an organisation in this system"))])
+        })?;
+
+        let keys = Keys {
+            phone: c.caller.phone.as_ref(),
+            name: c.caller.name.as_ref(),
+            dob: c.caller.date_of_birth,
+            address: c.location.address.as_ref(),
+            postcode: c.location.postcode.as_ref(),
+            point: c.location.point,
+            home: (c.caller.address.is_some() || c.caller.postcode.is_some()).then_some((c.caller.address.as_ref(), c.caller.postcode.as_ref())),
+            subject: c.subjects.iter().find_map(|s| s.name.as_ref()),
+        };
+        // Histories as they stood just before this report.
+        let f = find(&mut tx, p, received_at, &keys).await?;
+        let (repeat_victim, repeat_location, known_vulnerable, case_review, repeat_subject) = verdicts(p, received_at, &f, true);
+
+        let assessment = p.risk.assess(&c.risk_answers, repeat_victim.flag && c.caller_is_victim);
+        let (level, override_reason) = match &c.risk_override {
+            None => (assessment.level, None),
+            Some((requested, reason)) => match apply_override(assessment.level, *requested, reason) {
+                Ok(l) => (l, (l != assessment.level).then(|| reason.clone())),
+                Err(e) => return Err(StoreError::Invalid(vec![FieldError::new("risk_override.level", e)])),
+            },
+        };
+
+        // Qualifiers: the handler's, then the system's own with the rule that applied them.
+        let mut qualifiers: Vec<(Qualifier, &str, Option<String>)> = c.qualifiers.iter().map(|q| (*q, "user", None)).collect();
+        let mut apply = |q: Qualifier, reason: String| {
+            if let Some(existing) = qualifiers.iter_mut().find(|(x, _, _)| *x == q) {
+                existing.2 = Some(reason);
+            } else {
+                qualifiers.push((q, "system", Some(reason)));
+            }
+        };
+        if repeat_victim.flag || repeat_location.flag {
+            let why = if repeat_victim.flag { &repeat_victim.reason } else { &repeat_location.reason };
+            apply(Qualifier::REPEAT, why.clone());
+        }
+        if level >= RiskLevel::Medium {
+            apply(Qualifier::VULNERABLE, format!("assessed {level} risk"));
+        }
+        qualifiers.sort_by_key(|q| q.0);
+
+        let vulnerable = if level >= RiskLevel::Medium && !known_vulnerable.flag {
+            Verdict {
+                flag: true,
+                reason: format!("Assessed {level} risk on this report — {}", p.vulnerability.meta.cite()),
+                ..known_vulnerable.clone()
+            }
+        } else {
+            known_vulnerable.clone()
+        };
+
+        let place_id = upsert_place(&mut tx, c, &f, received_at).await?;
+        let person_id = upsert_caller(&mut tx, c, &f, received_at, place_id).await?;
+
+        let reference = next_reference(&mut tx, received_at.year()).await?;
+        let risk = RiskOutcome {
+            score: assessment.score,
+            level,
+            questionnaire: assessment.questionnaire.clone(),
+            assessed_level: assessment.level,
+            reason: assessment.reason.clone(),
+            override_reason: override_reason.clone(),
+        };
+        let mut next_steps = p.next_steps.levels.get(&level).cloned().unwrap_or_default();
+        if repeat_victim.flag {
+            next_steps = format!("{next_steps} {}", p.next_steps.extras.repeat);
+        }
+        if case_review.tell_caller {
+            let extra = p
+                .next_steps
+                .extras
+                .case_review
+                .replace("{count}", &case_review.qualifying_complaints.to_string())
+                .replace("{months}", &p.case_review.window_months.to_string())
+                .replace("{threshold}", &case_review.threshold.to_string());
+            next_steps = format!("{next_steps} {extra}");
+        }
+        let verdicts_json = serde_json::json!({
+            "repeat_victim": repeat_victim, "repeat_location": repeat_location, "vulnerable": vulnerable,
+            "repeat_subject": repeat_subject, "case_review": case_review, "risk": risk, "next_steps": next_steps,
+        });
+        let incident_id: i64 = sqlx::query_scalar(
+            "INSERT INTO incidents (reference, organisation_id, received_at, place_id, opening_category, opening_type_code,
+               category, type_code, narrative, status, risk_score, risk_level, risk_assessed_level, risk_questionnaire,
+               risk_answers, risk_override_reason, self_reported_repeat, verdicts, created_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(reference.to_string())
+        .bind(org.id)
+        .bind(ts(received_at))
+        .bind(place_id)
+        .bind(c.category.as_str())
+        .bind(c.type_code.code())
+        .bind(c.category.as_str())
+        .bind(c.type_code.code())
+        .bind(&c.narrative)
+        .bind(assessment.score)
+        .bind(level.as_str())
+        .bind(assessment.level.as_str())
+        .bind(&assessment.questionnaire)
+        .bind(serde_json::to_string(&c.risk_answers).unwrap_or_default())
+        .bind(&override_reason)
+        .bind(c.self_reported_repeat)
+        .bind(verdicts_json.to_string())
+        .bind(user_id)
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await?;
+
+        for (q, by, reason) in &qualifiers {
+            sqlx::query("INSERT INTO incident_qualifiers (incident_id, code, applied_by, reason) VALUES (?, ?, ?, ?)")
+                .bind(incident_id)
+                .bind(q.code())
+                .bind(by)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(person) = person_id {
+            let role = if c.caller_is_victim { Role::Victim } else { Role::Reporter };
+            link(&mut tx, incident_id, Some(person), role, None).await?;
+        }
+        for s in &c.subjects {
+            let subject_person = match &s.name {
+                Some(n) => Some(upsert_subject(&mut tx, n, received_at).await?),
+                None => None,
+            };
+            link(&mut tx, incident_id, subject_person, Role::Subject, s.description.as_deref()).await?;
+        }
+        sqlx::query("INSERT INTO contacts (incident_id, person_id, organisation_id, channel, received_at, taken_by) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(incident_id)
+            .bind(person_id)
+            .bind(org.id)
+            .bind(c.channel.as_str())
+            .bind(ts(received_at))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        audit::write(
+            &mut tx,
+            &AuditEvent::new(user_id, "collection", "incident", Some(reference.to_string()), "recording an ASB report").with_detail(
+                serde_json::json!({"channel": c.channel.as_str(), "organisation": org.code, "person": person_id, "place": place_id}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+
+        Ok(RecordOutcome {
+            reference: reference.to_string(),
+            repeat_victim,
+            repeat_location,
+            repeat_subject,
+            vulnerable,
+            risk,
+            qualifiers: qualifiers.iter().map(|q| q.0.code()).collect(),
+            case_review,
+            next_steps,
+            self_reported_repeat: c.self_reported_repeat,
+            person_id,
+            place_id,
+            organisation: org.name,
+            received_at,
+        })
+    }
+}
+
+async fn link(conn: &mut SqliteConnection, incident: i64, person: Option<i64>, role: Role, description: Option<&str>) -> Result<()> {
+    sqlx::query("INSERT INTO incident_people (incident_id, person_id, role, description) VALUES (?, ?, ?, ?)")
+        .bind(incident)
+        .bind(person)
+        .bind(role.as_str())
+        .bind(description)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn next_reference(conn: &mut SqliteConnection, year: i32) -> Result<IncidentRef> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO reference_counters (year, next_value) VALUES (?, 2)
+         ON CONFLICT (year) DO UPDATE SET next_value = next_value + 1 RETURNING next_value - 1",
+    )
+    .bind(year)
+    .fetch_one(conn)
+    .await?;
+    Ok(IncidentRef::new(year, seq as u64))
+}
+
+fn borough_for(point: Option<GeoPoint>, postcode: Option<&Postcode>) -> Option<&'static boroughs::Borough> {
+    postcode.and_then(|p| boroughs::by_district(p.district())).or_else(|| point.map(|p| boroughs::nearest(p.lat(), p.lon())))
+}
+
+async fn upsert_place(conn: &mut SqliteConnection, c: &ValidContact, f: &Findings, at: DateTime<Utc>) -> Result<i64> {
+    let l = &c.location;
+    // The same address is the same place; a bare point or postcode makes a new one.
+    if l.address.is_some() {
+        if let Some(id) = f.places.exact.first() {
+            if let Some(pt) = l.point {
+                sqlx::query("UPDATE places SET lat = ?, lon = ?, h3 = ? WHERE id = ? AND lat IS NULL")
+                    .bind(pt.lat())
+                    .bind(pt.lon())
+                    .bind(geo::to_i64(pt.cell()))
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            return Ok(*id);
+        }
+    }
+    let point = l.point.or(f.places.centre);
+    let borough = match borough_for(point, l.postcode.as_ref()) {
+        Some(b) => orgs::by_code(conn, &orgs::borough_code(b.ons_code)).await?.map(|o| o.id),
+        None => None,
+    };
+    Ok(sqlx::query_scalar(
+        "INSERT INTO places (address, address_norm, postcode, lat, lon, h3, borough_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(l.address.as_ref().map(|a| a.as_str()))
+    .bind(l.address.as_ref().map(|a| a.normalised()))
+    .bind(l.postcode.as_ref().map(|p| p.as_str()))
+    .bind(point.map(|p| p.lat()))
+    .bind(point.map(|p| p.lon()))
+    .bind(point.map(|p| geo::to_i64(p.cell())))
+    .bind(borough)
+    .bind(ts(at))
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The caller's person record: the best existing match (filling in what it lacked), or a new one.
+async fn upsert_caller(conn: &mut SqliteConnection, c: &ValidContact, f: &Findings, at: DateTime<Utc>, place_id: i64) -> Result<Option<i64>> {
+    if c.caller.is_anonymous() {
+        return Ok(None);
+    }
+    let caller = &c.caller;
+    let home_place = if caller.address.is_none() && caller.postcode.is_none() && c.caller_is_victim { Some(place_id) } else { None };
+    let (address, postcode) = if home_place.is_some() {
+        (c.location.address.as_ref(), c.location.postcode.as_ref())
+    } else {
+        (caller.address.as_ref(), caller.postcode.as_ref())
+    };
+    let dob = caller.date_of_birth.map(|d| d.to_string());
+    if let Some(best) = f.people.iter().max_by_key(|m| m.reasons.len()) {
+        sqlx::query(
+            "UPDATE people SET phone = COALESCE(phone, ?), date_of_birth = COALESCE(date_of_birth, ?),
+               name = COALESCE(name, ?), name_norm = COALESCE(name_norm, ?), name_key = COALESCE(name_key, ?),
+               address = COALESCE(address, ?), postcode = COALESCE(postcode, ?), home_place_id = COALESCE(home_place_id, ?)
+             WHERE id = ?",
+        )
+        .bind(caller.phone.as_ref().map(|p| p.as_e164()))
+        .bind(&dob)
+        .bind(caller.name.as_ref().map(|n| n.display()))
+        .bind(caller.name.as_ref().map(|n| n.normalised()))
+        .bind(caller.name.as_ref().map(|n| n.phonetic_key()))
+        .bind(address.map(|a| a.as_str()))
+        .bind(postcode.map(|p| p.as_str()))
+        .bind(home_place)
+        .bind(best.id)
+        .execute(conn)
+        .await?;
+        return Ok(Some(best.id));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO people (name, name_norm, name_key, date_of_birth, phone, address, postcode, home_place_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(caller.name.as_ref().map(|n| n.display()))
+    .bind(caller.name.as_ref().map(|n| n.normalised()))
+    .bind(caller.name.as_ref().map(|n| n.phonetic_key()))
+    .bind(&dob)
+    .bind(caller.phone.as_ref().map(|p| p.as_e164()))
+    .bind(address.map(|a| a.as_str()))
+    .bind(postcode.map(|p| p.as_str()))
+    .bind(home_place)
+    .bind(ts(at))
+    .fetch_one(conn)
+    .await?;
+    Ok(Some(id))
+}
+
+/// A named subject: the person already recorded as a subject under this exact name, or a new one.
+async fn upsert_subject(conn: &mut SqliteConnection, name: &PersonName, at: DateTime<Utc>) -> Result<i64> {
+    let existing: Option<i64> = sqlx::query_scalar(
+        "SELECT p.id FROM people p JOIN incident_people ip ON ip.person_id = p.id AND ip.role = 'subject' WHERE p.name_norm = ? LIMIT 1",
+    )
+    .bind(name.normalised())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    Ok(sqlx::query_scalar("INSERT INTO people (name, name_norm, name_key, created_at) VALUES (?, ?, ?, ?) RETURNING id")
+        .bind(name.display())
+        .bind(name.normalised())
+        .bind(name.phonetic_key())
+        .bind(ts(at))
+        .fetch_one(conn)
+        .await?)
+}

@@ -1,0 +1,153 @@
+//! Finding the person and the place a caller describes, on the normalised matching keys. A person
+//! matches on the same phone, or on a similar-sounding name when the date of birth or the address
+//! also agrees; a name alone never matches.
+
+use crate::Result;
+use asb_domain::matching::{AddressLine, GeoPoint, PersonName, PhoneNumber, Postcode};
+use chrono::NaiveDate;
+use sqlx::SqliteConnection;
+
+pub(crate) const MAX_PEOPLE: usize = 20;
+const MAX_PLACES: usize = 200;
+
+#[derive(Debug, Clone)]
+pub(crate) struct PersonMatch {
+    pub id: i64,
+    pub reasons: Vec<String>,
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn add(out: &mut Vec<PersonMatch>, id: i64, reason: String) {
+    match out.iter_mut().find(|m| m.id == id) {
+        Some(m) if !m.reasons.contains(&reason) => m.reasons.push(reason),
+        Some(_) => {}
+        None => out.push(PersonMatch { id, reasons: vec![reason] }),
+    }
+}
+
+pub(crate) async fn find_people(
+    conn: &mut SqliteConnection,
+    phone: Option<&PhoneNumber>,
+    name: Option<&PersonName>,
+    dob: Option<NaiveDate>,
+    home_places: &[i64],
+) -> Result<Vec<PersonMatch>> {
+    let mut out = Vec::new();
+    let name_word = |norm: &Option<String>| match (name, norm) {
+        (Some(n), Some(m)) if n.normalised() == m => "same name",
+        _ => "similar-sounding name",
+    };
+    if let Some(phone) = phone {
+        let rows: Vec<(i64, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT id, name_key, name_norm FROM people WHERE phone = ? LIMIT ?")
+                .bind(phone.as_e164())
+                .bind(MAX_PEOPLE as i64)
+                .fetch_all(&mut *conn)
+                .await?;
+        for (id, key, norm) in rows {
+            let also_name = name.is_some_and(|n| key.as_deref() == Some(n.phonetic_key()));
+            let reason = if also_name { format!("same phone number and {}", name_word(&norm)) } else { "same phone number".to_string() };
+            add(&mut out, id, reason);
+        }
+    }
+    if let (Some(name), Some(dob)) = (name, dob) {
+        let rows: Vec<(i64, Option<String>)> =
+            sqlx::query_as("SELECT id, name_norm FROM people WHERE name_key = ? AND date_of_birth = ? LIMIT ?")
+                .bind(name.phonetic_key())
+                .bind(dob.to_string())
+                .bind(MAX_PEOPLE as i64)
+                .fetch_all(&mut *conn)
+                .await?;
+        for (id, norm) in rows {
+            add(&mut out, id, format!("{} and same date of birth", name_word(&norm)));
+        }
+    }
+    if let (Some(name), false) = (name, home_places.is_empty()) {
+        let sql = format!(
+            "SELECT id, name_norm FROM people WHERE name_key = ? AND home_place_id IN ({}) LIMIT ?",
+            placeholders(home_places.len())
+        );
+        let mut q = sqlx::query_as::<_, (i64, Option<String>)>(&sql).bind(name.phonetic_key());
+        for p in home_places {
+            q = q.bind(p);
+        }
+        for (id, norm) in q.bind(MAX_PEOPLE as i64).fetch_all(&mut *conn).await? {
+            add(&mut out, id, format!("{} at the same address", name_word(&norm)));
+        }
+    }
+    out.truncate(MAX_PEOPLE);
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PlaceMatch {
+    /// Places at the address itself (or the postcode, when only a postcode is given).
+    pub exact: Vec<i64>,
+    /// Places within the radius of the centre, with their distance in metres (includes `exact`).
+    pub nearby: Vec<(i64, f64)>,
+    pub centre: Option<GeoPoint>,
+}
+
+impl PlaceMatch {
+    pub fn all_with_distance(&self) -> Vec<(i64, f64)> {
+        let mut v = self.nearby.clone();
+        for id in &self.exact {
+            if !v.iter().any(|(p, _)| p == id) {
+                v.push((*id, 0.0));
+            }
+        }
+        v
+    }
+}
+
+pub(crate) async fn find_places(
+    conn: &mut SqliteConnection,
+    address: Option<&AddressLine>,
+    postcode: Option<&Postcode>,
+    point: Option<GeoPoint>,
+    radius_m: f64,
+) -> Result<PlaceMatch> {
+    let rows: Vec<(i64, Option<f64>, Option<f64>)> = match (address, postcode) {
+        (Some(a), Some(p)) => sqlx::query_as("SELECT id, lat, lon FROM places WHERE postcode = ? AND address_norm = ? LIMIT ?")
+            .bind(p.as_str())
+            .bind(a.normalised())
+            .bind(MAX_PLACES as i64)
+            .fetch_all(&mut *conn)
+            .await?,
+        (None, Some(p)) => sqlx::query_as("SELECT id, lat, lon FROM places WHERE postcode = ? LIMIT ?")
+            .bind(p.as_str())
+            .bind(MAX_PLACES as i64)
+            .fetch_all(&mut *conn)
+            .await?,
+        (Some(a), None) => sqlx::query_as("SELECT id, lat, lon FROM places WHERE address_norm = ? LIMIT ?")
+            .bind(a.normalised())
+            .bind(MAX_PLACES as i64)
+            .fetch_all(&mut *conn)
+            .await?,
+        (None, None) => Vec::new(),
+    };
+    let centre = point.or_else(|| rows.iter().find_map(|(_, la, lo)| GeoPoint::new((*la)?, (*lo)?).ok()));
+    let mut m = PlaceMatch { exact: rows.iter().map(|r| r.0).collect(), nearby: Vec::new(), centre };
+    if let Some(c) = centre {
+        let cells: Vec<i64> = c.cells_within(radius_m).into_iter().map(asb_domain::matching::geo::to_i64).collect();
+        let sql = format!("SELECT id, lat, lon FROM places WHERE h3 IN ({}) LIMIT 2000", placeholders(cells.len()));
+        let mut q = sqlx::query_as::<_, (i64, Option<f64>, Option<f64>)>(&sql);
+        for cell in &cells {
+            q = q.bind(cell);
+        }
+        for (id, la, lo) in q.fetch_all(&mut *conn).await? {
+            if let (Some(la), Some(lo)) = (la, lo) {
+                if let Ok(p) = GeoPoint::new(la, lo) {
+                    let d = c.distance_m(&p);
+                    if d <= radius_m {
+                        m.nearby.push((id, d));
+                    }
+                }
+            }
+        }
+    }
+    Ok(m)
+}

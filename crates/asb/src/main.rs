@@ -1,0 +1,281 @@
+//! The one binary: `asb demo`, `asb serve`, `asb migrate`, `asb generate`, `asb token`, `asb user`.
+
+mod generate;
+
+use anyhow::{bail, Context, Result};
+use asb_domain::Policies;
+use asb_server::AppState;
+use asb_store::Store;
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "asb", version, about = "Anti-social behaviour: first contact, recording to NSIR 2011, repeat and vulnerable victims")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Db {
+    /// Folder holding the embedded SQLite database (asb.db).
+    #[arg(long, default_value = "asb-data", env = "ASB_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Database URL (sqlite://PATH); overrides --data-dir.
+    #[arg(long, env = "ASB_DATABASE_URL")]
+    database: Option<String>,
+}
+
+impl Db {
+    async fn open(&self) -> Result<Store> {
+        match &self.database {
+            Some(url) => Store::connect(url).await.with_context(|| format!("opening {url}")),
+            None => Store::open_dir(&self.data_dir).await.with_context(|| format!("opening {}", self.data_dir.join("asb.db").display())),
+        }
+    }
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: Db,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "ASB_ADDR")]
+    addr: String,
+    /// A folder of policy TOML files replacing the shipped defaults (any not given stay default).
+    #[arg(long, env = "ASB_POLICIES")]
+    policies: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create (if missing) a demo database with realistic MPS data and serve it.
+    Demo(ServeArgs),
+    /// Serve the API and pages.
+    Serve(ServeArgs),
+    /// Create or bring the database schema up to date.
+    Migrate(Db),
+    /// Add generated people and incidents (realistic MPS distributions) to a database.
+    Generate {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value_t = 20_000)]
+        people: usize,
+        #[arg(long, default_value_t = 60_000)]
+        incidents: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Years of history before now.
+        #[arg(long, default_value_t = 2)]
+        years: u32,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// People who use the system.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new API token for a user, alone on stdout.
+    Issue {
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user (the password is read from stdin when --password-stdin is given).
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// Organisation code, e.g. MPS or LBC-E09000007.
+        #[arg(long, default_value = "MPS")]
+        organisation: String,
+        /// Role, repeatable.
+        #[arg(long = "role", default_value = "call_handler")]
+        roles: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+/// The demo accounts: (username, display name, organisation code, roles). The password of each is
+/// `demo-` followed by the username; it is printed when the demo starts.
+const DEMO_USERS: [(&str, &str, &str, &[&str]); 2] = [
+    ("callhandler", "Call handler (demo)", "MPS", &["call_handler"]),
+    ("partner", "Council ASB caseworker (demo)", "LBC-E09000007", &["partner_caseworker"]),
+];
+
+fn demo_password(username: &str) -> String {
+    format!("demo-{username}")
+}
+
+fn load_policies(dir: Option<&Path>) -> Result<Policies> {
+    let Some(dir) = dir else { return Ok(Policies::defaults()) };
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading policies from {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            files.insert(name, std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?);
+        }
+    }
+    Ok(Policies::from_files(&files)?)
+}
+
+async fn ensure_demo_users(store: &Store) -> Result<()> {
+    store.seed_organisations().await?;
+    for (username, name, org, roles) in DEMO_USERS {
+        if store.user(username).await?.is_none() {
+            let hash = asb_server::hash_password(&demo_password(username)).map_err(anyhow::Error::msg)?;
+            store.ensure_user(username, name, org, roles, Some(&hash)).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn serve(args: &ServeArgs, store: Store, banner: impl FnOnce(&str)) -> Result<()> {
+    let policies = load_policies(args.policies.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    banner(&format!("http://{addr}"));
+    asb_server::serve(AppState::new(store, policies), listener).await?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo(args) => {
+            let store = args.db.open().await?;
+            ensure_demo_users(&store).await?;
+            if store.counts().await?.incidents == 0 {
+                eprintln!("Creating demo data: 20,000 people and 60,000 incidents over two years…");
+                let opts = generate::GenerateOptions { people: 20_000, incidents: 60_000, seed: 2011, now: chrono::Utc::now(), years: 2 };
+                let report = generate::generate(&store, &opts, &mut |_, _| {}).await?;
+                eprintln!("Created in {:.1} s.", report.elapsed.as_secs_f64());
+            }
+            let counts = store.counts().await?;
+            serve(&args, store, |url| {
+                println!("asb demo is running at {url}");
+                println!("  data: {} people, {} incidents, {} organisations", counts.people, counts.incidents, counts.organisations);
+                println!("  sign in as:");
+                for (u, name, _, _) in DEMO_USERS {
+                    println!("    {u:<12} password {:<18} {name}", demo_password(u));
+                }
+                println!("  API: {url}/api/v1/openapi.json (token: asb token issue --user callhandler)");
+                println!("Press Ctrl-C to stop.");
+            })
+            .await
+        }
+        Command::Serve(args) => {
+            let store = args.db.open().await?;
+            store.seed_organisations().await?;
+            serve(&args, store, |url| println!("asb is serving at {url}")).await
+        }
+        Command::Migrate(db) => {
+            let store = db.open().await?;
+            store.seed_organisations().await?;
+            println!("schema version {}", store.schema_version().await?);
+            Ok(())
+        }
+        Command::Generate { db, people, incidents, seed, years } => {
+            if people == 0 && incidents > 0 {
+                bail!("--people must be at least 1 when generating incidents");
+            }
+            let store = db.open().await?;
+            store.seed_organisations().await?;
+            ensure_demo_users(&store).await?;
+            let opts = generate::GenerateOptions { people, incidents, seed, now: chrono::Utc::now(), years };
+            let mut last = 0;
+            let report = generate::generate(&store, &opts, &mut |done, total| {
+                if done * 20 / total.max(1) != last {
+                    last = done * 20 / total.max(1);
+                    eprint!("\r  {done} / {total} incidents");
+                    let _ = std::io::stderr().flush();
+                }
+            })
+            .await?;
+            eprintln!();
+            let secs = report.elapsed.as_secs_f64();
+            println!(
+                "generated {} people, {} places, {} incidents in {secs:.1} s ({:.0} incidents/s)",
+                report.people,
+                report.places,
+                report.incidents,
+                report.incidents as f64 / secs.max(1e-9)
+            );
+            println!(
+                "callers: {}; reporting 6+ a year: {:.1}%; more than 10 a year: {:.1}%",
+                report.callers,
+                100.0 * report.callers_6_plus_a_year as f64 / report.callers.max(1) as f64,
+                100.0 * report.callers_over_10_a_year as f64 / report.callers.max(1) as f64
+            );
+            let s = report.category_shares;
+            println!("categories: personal {:.1}%, nuisance {:.1}%, environmental {:.1}%", 100.0 * s[0], 100.0 * s[1], 100.0 * s[2]);
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Issue { user, db } } => {
+            let store = db.open().await?;
+            if store.user(&user).await?.is_none() {
+                bail!("no user named '{user}'; create one with `asb user add` (the demo creates callhandler)");
+            }
+            let token = store.issue_token(&user, "api", None).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::User { command: UserCommand::Add { username, display_name, organisation, roles, password_stdin, db } } => {
+            let store = db.open().await?;
+            store.seed_organisations().await?;
+            let hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let pw = line.trim_end_matches(['\n', '\r']);
+                if pw.len() < 12 {
+                    bail!("the password must be at least 12 characters");
+                }
+                Some(asb_server::hash_password(pw).map_err(anyhow::Error::msg)?)
+            } else {
+                None
+            };
+            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+            let u = store.ensure_user(&username, &display_name, &organisation, &roles, hash.as_deref()).await?;
+            println!("user {} ({}) in organisation {}", u.username, u.display_name, organisation);
+            Ok(())
+        }
+    }
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ASB_LOG").unwrap_or_else(|_| "warn,asb=info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(cli)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
