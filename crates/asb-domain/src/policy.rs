@@ -18,7 +18,13 @@ pub struct PolicyMeta {
 impl PolicyMeta {
     /// "repeat victim rule v1", as a call handler reads it.
     pub fn cite(&self) -> String {
-        format!("{} rule v{}", self.title.to_lowercase(), self.version)
+        // Lower-case the title as a phrase, but keep acronyms such as "ASB" as written.
+        let title: Vec<String> = self
+            .title
+            .split(' ')
+            .map(|w| if w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase()) { w.to_string() } else { w.to_lowercase() })
+            .collect();
+        format!("{} rule v{}", title.join(" "), self.version)
     }
 }
 
@@ -179,6 +185,7 @@ mod tests {
         assert_eq!(p.case_review.threshold, 3);
         assert_eq!(p.risk.questions.len(), 12);
         assert_eq!(p.repeat_victim.meta.cite(), "repeat victim rule v1");
+        assert_eq!(p.case_review.meta.cite(), "ASB case review threshold rule v1");
     }
 
     #[test]

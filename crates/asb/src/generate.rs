@@ -1692,3 +1692,38 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod profile {
+    use super::*;
+
+    /// Generator alone, batches dropped: `cargo test --release -p asb --bin asb generate::profile -- --ignored --nocapture`
+    #[tokio::test]
+    #[ignore]
+    async fn generator_only() {
+        let n: usize = std::env::var("ASB_GEN_INCIDENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_dir(dir.path()).await.expect("open");
+        store.seed_organisations().await.expect("seed");
+        let codes: HashMap<String, i64> = store.organisation_ids().await.expect("ids").into_iter().collect();
+        let plan = Plan {
+            opts: GenerateOptions { people: n / 3, incidents: n, seed: 1, now: Utc::now(), years: 2 },
+            orgs: OrgIds::resolve(&codes).expect("orgs"),
+            place_base: 0,
+            person_base: 0,
+            incident_base: 0,
+            sequence_offset: 0,
+        };
+        let (tx, mut rx) = mpsc::channel::<Msg>(2);
+        let started = Instant::now();
+        let worker = tokio::task::spawn_blocking(move || Gen::new(plan).run(&tx));
+        let mut first_incidents = None;
+        while let Some(m) = rx.recv().await {
+            if m.incidents > 0 && first_incidents.is_none() {
+                first_incidents = Some(started.elapsed());
+            }
+        }
+        let s = worker.await.expect("join").expect("run");
+        println!("generator only: {} incidents in {:.2?} (places+people done at {:.2?})", s.incidents, started.elapsed(), first_incidents);
+    }
+}

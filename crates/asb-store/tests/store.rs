@@ -1,0 +1,134 @@
+//! The Store API, written against the API only so the same tests run on every engine
+//! (ASB_TEST_DATABASE_URL picks another database; the default is a fresh SQLite file).
+
+use asb_domain::contact::{CheckInput, ContactInput};
+use asb_domain::Policies;
+use asb_store::{Batch, IncidentRow, PersonRow, Store, StoreError};
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+
+async fn store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = match std::env::var("ASB_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Store::connect(&url).await.unwrap(),
+        _ => Store::open_dir(dir.path()).await.unwrap(),
+    };
+    store.seed_organisations().await.unwrap();
+    (store, dir)
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap()
+}
+
+fn contact(org: Option<&str>) -> asb_domain::ValidContact {
+    let input: ContactInput = serde_json::from_value(json!({
+        "channel": "phone_101", "organisation": org,
+        "caller": {"name": "Ada Lovelace", "phone": "020 7946 0001"}, "caller_is_victim": true,
+        "location": {"address": "1 Test Street", "postcode": "N1 9GU"}, "narrative": "Noise",
+        "category": "nuisance", "type_code": 211, "risk_answers": {}
+    }))
+    .unwrap();
+    input.validate(&Policies::defaults().risk, now()).unwrap()
+}
+
+#[tokio::test]
+async fn seeding_is_idempotent_and_holds_the_force_its_boroughs_and_partners() {
+    let (store, _d) = store().await;
+    store.seed_organisations().await.unwrap();
+    let orgs = store.organisations().await.unwrap();
+    assert_eq!(orgs.iter().filter(|o| o.kind == "force").count(), 1);
+    assert_eq!(orgs.iter().filter(|o| o.kind == "borough").count(), 32);
+    assert_eq!(orgs.iter().filter(|o| o.kind == "council").count(), 32);
+    assert!(store.schema_version().await.unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn a_failed_recording_writes_nothing() {
+    let (store, _d) = store().await;
+    let before = store.counts().await.unwrap();
+    let err = store.record_contact(&Policies::defaults(), now(), &contact(Some("NO-SUCH-ORG")), None).await.unwrap_err();
+    match err {
+        StoreError::Invalid(e) => assert_eq!(e[0].field, "organisation"),
+        other => panic!("{other}"),
+    }
+    assert_eq!(store.counts().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn references_are_sequential_within_the_year_and_readable() {
+    let (store, _d) = store().await;
+    let p = Policies::defaults();
+    let a = store.record_contact(&p, now(), &contact(None), None).await.unwrap();
+    let b = store.record_contact(&p, now(), &contact(Some("mps")), None).await.unwrap();
+    let (ra, rb): (asb_domain::IncidentRef, asb_domain::IncidentRef) = (a.reference.parse().unwrap(), b.reference.parse().unwrap());
+    assert_eq!((ra.sequence(), rb.sequence()), (1, 2));
+    assert_eq!(a.person_id, b.person_id, "same phone, same person");
+    assert_eq!(a.place_id, b.place_id, "same address, same place");
+    let c = store.counts().await.unwrap();
+    assert_eq!((c.incidents, c.contacts, c.people, c.places), (2, 2, 1, 1));
+}
+
+#[tokio::test]
+async fn bulk_loaded_history_is_found_by_the_check() {
+    let (store, _d) = store().await;
+    let ids = store.organisation_ids().await.unwrap();
+    let council = ids.iter().find(|(c, _)| c == "LBC-E09000019").unwrap().1;
+    let name = asb_domain::matching::PersonName::parse("Kwame Mensah").unwrap();
+    let batch = Batch {
+        places: vec![],
+        people: vec![PersonRow {
+            id: 1,
+            name: Some(name.display().into()),
+            name_norm: Some(name.normalised().into()),
+            name_key: Some(name.phonetic_key().into()),
+            date_of_birth: Some("1960-01-02".into()),
+            phone: Some("+447700900900".into()),
+            address: None,
+            postcode: None,
+            home_place_id: None,
+            created_at: 0,
+        }],
+        incidents: (1..=2)
+            .map(|i| IncidentRow {
+                id: i,
+                reference: asb_domain::IncidentRef::new(2026, i as u64).to_string(),
+                organisation_id: council,
+                received_at: (now() - chrono::Duration::days(10 * i)).timestamp(),
+                place_id: None,
+                category: "personal".into(),
+                type_code: 204,
+                narrative: "Loud arguments".into(),
+                status: "open".into(),
+                risk_score: Some(9),
+                risk_level: Some("medium".into()),
+                risk_questionnaire: Some("risk-questionnaire@1".into()),
+                qualifiers: vec![635],
+                people: vec![(1, "victim")],
+                channel: "phone_101",
+                contact_person: Some(1),
+            })
+            .collect(),
+    };
+    store.load_batch(&batch).await.unwrap();
+    let check = CheckInput { name: Some("kwame mensa".into()), date_of_birth: Some("02/01/1960".into()), ..Default::default() }.validate(now().date_naive()).unwrap();
+    let r = store.first_contact_check(&Policies::defaults(), now(), &check, None).await.unwrap();
+    assert_eq!(r.people.len(), 1);
+    assert_eq!(r.people[0].matched_on, vec!["similar-sounding name and same date of birth"]);
+    assert_eq!(r.people[0].history.by_partners, 2);
+    assert!(r.repeat_victim.flag && r.vulnerable.flag);
+    assert_eq!(r.case_review.qualifying_complaints, 2);
+}
+
+#[tokio::test]
+async fn tokens_are_stored_hashed_and_can_be_revoked() {
+    let (store, _d) = store().await;
+    store.ensure_user("u1", "User One", "MPS", &["call_handler"], None).await.unwrap();
+    let t = store.issue_token("u1", "api", None).await.unwrap();
+    assert_eq!(store.user_for_token(&t).await.unwrap().unwrap().username, "u1");
+    assert!(store.user_for_token("asb_not_a_token").await.unwrap().is_none());
+    store.revoke_token(&t).await.unwrap();
+    assert!(store.user_for_token(&t).await.unwrap().is_none());
+    let expired = store.issue_token("u1", "session", Some(-1)).await.unwrap();
+    assert!(store.user_for_token(&expired).await.unwrap().is_none(), "expired sessions do not sign in");
+}

@@ -1,0 +1,158 @@
+//! The call-handler journey in real headless Chromium, from sign-in to the reference number, by
+//! keyboard. Screenshots are kept in `test-artifacts/`. Needs Debian's `chromium` and
+//! `chromium-driver`; skipped when they are absent unless ASB_REQUIRE_BROWSER=1 (as in CI).
+
+use asb_domain::contact::ContactInput;
+use asb_domain::Policies;
+use asb_server::AppState;
+use asb_store::Store;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const ENTER: &str = "\u{E007}";
+
+struct Driver(Child);
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find_binary(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).flat_map(|d| names.iter().map(move |n| d.join(n))).find(|p| p.is_file())
+}
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn wait_for_text(c: &Client, css: &str, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            last = e.text().await.unwrap_or_default();
+            if last.contains(needle) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("'{needle}' did not appear in {css}; last text: {last}");
+}
+
+async fn key(c: &Client, css: &str, keys: &str) {
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).send_keys(keys).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_handler_journey_from_sign_in_to_reference() {
+    let required = std::env::var("ASB_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let (Some(driver_bin), Some(chromium)) = (find_binary(&["chromedriver"]), find_binary(&["chromium", "chromium-browser"])) else {
+        assert!(!required, "ASB_REQUIRE_BROWSER=1 but chromium or chromedriver is not installed");
+        eprintln!("SKIPPED: chromium/chromedriver not installed (set ASB_REQUIRE_BROWSER=1 to require them)");
+        return;
+    };
+
+    // The app, in process, with a caller who has reported twice before.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_dir(dir.path()).await.unwrap();
+    store.seed_organisations().await.unwrap();
+    let hash = asb_server::hash_password("demo-callhandler").unwrap();
+    store.ensure_user("callhandler", "Call handler (demo)", "MPS", &["call_handler"], Some(&hash)).await.unwrap();
+    let policies = Policies::defaults();
+    for days in [30, 5] {
+        let input: ContactInput = serde_json::from_value(json!({
+            "channel": "phone_101", "caller": {"name": "Rita Patel", "phone": "07700 900123"}, "caller_is_victim": true,
+            "received_at": (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339(),
+            "location": {"address": "27 Station Road", "postcode": "NW1 2AB"}, "narrative": "Stones thrown at the window",
+            "category": "personal", "type_code": 204, "risk_answers": {"feel_targeted": true}, "organisation": if days == 30 { "LBC-E09000007" } else { "MPS" }
+        }))
+        .unwrap();
+        let c = input.validate(&policies.risk, chrono::Utc::now()).unwrap();
+        store.record_contact(&policies, chrono::Utc::now(), &c, None).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(asb_server::serve(AppState::new(store.clone(), policies), listener));
+
+    // chromedriver on a free port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _driver = Driver(Command::new(driver_bin).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1800",
+            format!("--user-data-dir={}", profile.path().display())]}),
+    );
+    let mut client = None;
+    for _ in 0..50 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let c = client.expect("chromedriver did not start");
+
+    // Signing in: the report page sends strangers to the login page.
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    key(&c, "#username", "callhandler").await;
+    key(&c, "#password", &format!("wrong{ENTER}")).await;
+    wait_for_text(&c, ".govuk-error-summary", "Enter a correct username and password").await;
+    key(&c, "#password", &format!("demo-callhandler{ENTER}")).await;
+    wait_for_text(&c, "h1", "Record an ASB report").await;
+
+    // The live panel answers while the caller is still speaking.
+    key(&c, "#caller_phone", "(07700) 900-123").await;
+    let panel = wait_for_text(&c, "#history-panel", "Repeat victim").await;
+    assert!(panel.contains("3rd report by this caller in 12 months"), "{panel}");
+    assert!(panel.contains("London Borough of Camden"), "partner reports count: {panel}");
+    assert!(panel.contains("Case review: 2 of 3"), "{panel}");
+    key(&c, "#caller_name", "Rita Patel").await;
+    key(&c, "#caller_is_victim", " ").await;
+    key(&c, "#location_address", "27 Station Road").await;
+    key(&c, "#location_postcode", "nw1 2ab").await;
+    wait_for_text(&c, "#history-panel", "The place").await;
+    c.screenshot().await.map(|png| std::fs::write(artifacts().join("call-handler-panel.png"), png).unwrap()).unwrap();
+
+    // Risk questions, by keyboard: space selects a radio.
+    for q in Policies::defaults().risk.questions {
+        let id = if ["happened_before", "feel_targeted", "unsafe_at_home"].contains(&q.id.as_str()) { q.id.clone() } else { format!("{}-no", q.id) };
+        key(&c, &format!("#{id}"), " ").await;
+    }
+    key(&c, "#narrative", "Youths throwing stones at the front window again, third time this month").await;
+    key(&c, "#category", " ").await; // personal
+    key(&c, "#type_code-204", " ").await;
+    // Enter in a text field submits the form.
+    key(&c, "#subject_description", &format!("Three teenagers on bikes{ENTER}")).await;
+
+    let reference = wait_for_text(&c, "#reference", "ASB-").await;
+    assert!(reference.parse::<asb_domain::IncidentRef>().is_ok(), "{reference}");
+    let steps = c.find(Locator::Css("#next-steps")).await.unwrap().text().await.unwrap();
+    assert!(steps.contains(&format!("Your reference is {reference}")), "{steps}");
+    assert!(steps.contains("case review"), "3rd complaint: tell the caller about the case review: {steps}");
+    // 2+3+3 = 8, +3 repeat = 11: medium, and the system applied 610 and 635.
+    let risk = c.find(Locator::Css("#risk-level")).await.unwrap().text().await.unwrap();
+    assert!(risk.starts_with("medium (score 11)"), "{risk}");
+    let page = c.find(Locator::Css("main")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("610 Repeat caller") && page.contains("635 Vulnerable"), "{page}");
+    c.screenshot().await.map(|png| std::fs::write(artifacts().join("call-handler-journey.png"), png).unwrap()).unwrap();
+
+    // The record is there, recorded by the signed-in handler.
+    let log = store.audit_for("incident", &reference).await.unwrap();
+    assert_eq!(log[0].action, "collection");
+    assert_eq!(log[0].user.as_deref(), Some("callhandler"));
+    c.close().await.unwrap();
+}
