@@ -9,7 +9,13 @@ pub struct Borough {
     pub districts: &'static [&'static str],
 }
 
-const fn b(ons_code: &'static str, name: &'static str, lat: f64, lon: f64, districts: &'static [&'static str]) -> Borough {
+const fn b(
+    ons_code: &'static str,
+    name: &'static str,
+    lat: f64,
+    lon: f64,
+    districts: &'static [&'static str],
+) -> Borough {
     Borough { ons_code, name, lat, lon, districts }
 }
 

@@ -36,8 +36,14 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 6] =
-        [Channel::Phone101, Channel::Phone999, Channel::Online, Channel::InPerson, Channel::Email, Channel::PartnerReferral];
+    pub const ALL: [Channel; 6] = [
+        Channel::Phone101,
+        Channel::Phone999,
+        Channel::Online,
+        Channel::InPerson,
+        Channel::Email,
+        Channel::PartnerReferral,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Phone101 => "phone_101",
@@ -63,10 +69,9 @@ impl Channel {
 impl FromStr for Channel {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Channel::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s.trim())
-            .ok_or_else(|| "Choose a channel: phone_101, phone_999, online, in_person, email or partner_referral".into())
+        Channel::ALL.into_iter().find(|c| c.as_str() == s.trim()).ok_or_else(|| {
+            "Choose a channel: phone_101, phone_999, online, in_person, email or partner_referral".into()
+        })
     }
 }
 
@@ -193,7 +198,12 @@ struct Checker {
 }
 
 impl Checker {
-    fn field<T, E: fmt::Display>(&mut self, name: &str, value: Option<&str>, parse: impl FnOnce(&str) -> Result<T, E>) -> Option<T> {
+    fn field<T, E: fmt::Display>(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
         let v = value?;
         match parse(v) {
             Ok(t) => Some(t),
@@ -228,7 +238,13 @@ pub fn parse_date_of_birth(s: &str, today: NaiveDate) -> Result<NaiveDate, Strin
     Ok(d)
 }
 
-fn parse_point(c: &mut Checker, lat_field: &str, lon_field: &str, lat: Option<f64>, lon: Option<f64>) -> Option<GeoPoint> {
+fn parse_point(
+    c: &mut Checker,
+    lat_field: &str,
+    lon_field: &str,
+    lat: Option<f64>,
+    lon: Option<f64>,
+) -> Option<GeoPoint> {
     match (lat, lon) {
         (None, None) => None,
         (Some(_), None) => {
@@ -275,11 +291,13 @@ impl ContactInput {
         let caller = Caller {
             name: c.field("caller.name", text(&self.caller.name), PersonName::parse),
             phone: c.field("caller.phone", text(&self.caller.phone), PhoneNumber::parse),
-            date_of_birth: c.field("caller.date_of_birth", text(&self.caller.date_of_birth), |s| parse_date_of_birth(s, today)),
+            date_of_birth: c
+                .field("caller.date_of_birth", text(&self.caller.date_of_birth), |s| parse_date_of_birth(s, today)),
             address: c.field("caller.address", text(&self.caller.address), AddressLine::parse),
             postcode: c.field("caller.postcode", text(&self.caller.postcode), Postcode::parse),
         };
-        let caller_is_victim = c.required("caller_is_victim", self.caller_is_victim, "Say whether the caller is the victim");
+        let caller_is_victim =
+            c.required("caller_is_victim", self.caller_is_victim, "Say whether the caller is the victim");
 
         let location = Location {
             address: c.field("location.address", text(&self.location.address), AddressLine::parse),
@@ -331,7 +349,10 @@ impl ContactInput {
             let name = c.field(&format!("subjects[{i}].name"), text(&s.name), PersonName::parse);
             let description = text(&s.description).map(str::to_string);
             if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
-                c.push(&format!("subjects[{i}].description"), format!("The description must be {MAX_DESCRIPTION} characters or fewer"));
+                c.push(
+                    &format!("subjects[{i}].description"),
+                    format!("The description must be {MAX_DESCRIPTION} characters or fewer"),
+                );
             }
             if text(&s.name).is_none() && description.is_none() {
                 c.push(&format!("subjects[{i}]"), "Give the subject's name or a description, or remove the subject");
@@ -356,7 +377,10 @@ impl ContactInput {
             Some(a) => {
                 for id in a.keys() {
                     if questionnaire.question(id).is_none() {
-                        c.push(&format!("risk_answers.{id}"), format!("'{id}' is not a question in {}", questionnaire.label()));
+                        c.push(
+                            &format!("risk_answers.{id}"),
+                            format!("'{id}' is not a question in {}", questionnaire.label()),
+                        );
                     }
                 }
                 Some(a.clone())
@@ -379,7 +403,14 @@ impl ContactInput {
             return Err(c.errors);
         }
         match (channel, caller_is_victim, narrative, category, type_code, risk_answers) {
-            (Some(channel), Some(caller_is_victim), Some(narrative), Some(category), Some(type_code), Some(risk_answers)) => Ok(ValidContact {
+            (
+                Some(channel),
+                Some(caller_is_victim),
+                Some(narrative),
+                Some(category),
+                Some(type_code),
+                Some(risk_answers),
+            ) => Ok(ValidContact {
                 channel,
                 received_at,
                 organisation,
@@ -547,7 +578,9 @@ mod tests {
         let errs = input.validate(now().date_naive()).unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["lat", "phone"]);
-        let ok = CheckInput { phone: Some("+44 7700 900123".into()), ..Default::default() }.validate(now().date_naive()).unwrap();
+        let ok = CheckInput { phone: Some("+44 7700 900123".into()), ..Default::default() }
+            .validate(now().date_naive())
+            .unwrap();
         assert!(ok.identifies_person());
     }
 }

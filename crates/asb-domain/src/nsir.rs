@@ -82,19 +82,60 @@ pub struct AsbType {
 
 /// The 13 types (LSE/MOPAC code list; London Datastore headings).
 pub const TYPES: [AsbType; 13] = [
-    AsbType { code: 200, label: "Vehicle abandoned (not stolen)", hint: "A vehicle left on a road or land, apparently abandoned, and not reported stolen." },
-    AsbType { code: 201, label: "Vehicle nuisance / inappropriate use", hint: "Vehicles driven or used in a way that causes alarm or annoyance: racing, wheel-spinning, off-road bikes." },
-    AsbType { code: 202, label: "Rowdy or inconsiderate behaviour", hint: "Shouting, swearing, groups behaving in a way that causes alarm or distress in a public place." },
-    AsbType { code: 204, label: "Rowdy / nuisance neighbours", hint: "Behaviour by neighbours: shouting, banging, arguments, comings and goings." },
-    AsbType { code: 205, label: "Littering / drugs paraphernalia", hint: "Litter, fly-tipping, discarded needles or other drugs paraphernalia." },
-    AsbType { code: 206, label: "Animal problems", hint: "Animals causing nuisance or fear: dogs out of control, barking, fouling." },
+    AsbType {
+        code: 200,
+        label: "Vehicle abandoned (not stolen)",
+        hint: "A vehicle left on a road or land, apparently abandoned, and not reported stolen.",
+    },
+    AsbType {
+        code: 201,
+        label: "Vehicle nuisance / inappropriate use",
+        hint:
+            "Vehicles driven or used in a way that causes alarm or annoyance: racing, wheel-spinning, off-road bikes.",
+    },
+    AsbType {
+        code: 202,
+        label: "Rowdy or inconsiderate behaviour",
+        hint: "Shouting, swearing, groups behaving in a way that causes alarm or distress in a public place.",
+    },
+    AsbType {
+        code: 204,
+        label: "Rowdy / nuisance neighbours",
+        hint: "Behaviour by neighbours: shouting, banging, arguments, comings and goings.",
+    },
+    AsbType {
+        code: 205,
+        label: "Littering / drugs paraphernalia",
+        hint: "Litter, fly-tipping, discarded needles or other drugs paraphernalia.",
+    },
+    AsbType {
+        code: 206,
+        label: "Animal problems",
+        hint: "Animals causing nuisance or fear: dogs out of control, barking, fouling.",
+    },
     AsbType { code: 207, label: "Trespass", hint: "People on land or in buildings where they have no right to be." },
-    AsbType { code: 209, label: "Street drinking", hint: "Drinking alcohol in public places in a way that causes nuisance." },
-    AsbType { code: 210, label: "Prostitution-related activity", hint: "Soliciting, kerb-crawling, cards in phone boxes, related litter." },
-    AsbType { code: 211, label: "Noise", hint: "Loud music, parties, alarms or other noise. Category depends on whether it targets someone." },
+    AsbType {
+        code: 209,
+        label: "Street drinking",
+        hint: "Drinking alcohol in public places in a way that causes nuisance.",
+    },
+    AsbType {
+        code: 210,
+        label: "Prostitution-related activity",
+        hint: "Soliciting, kerb-crawling, cards in phone boxes, related litter.",
+    },
+    AsbType {
+        code: 211,
+        label: "Noise",
+        hint: "Loud music, parties, alarms or other noise. Category depends on whether it targets someone.",
+    },
     AsbType { code: 212, label: "Begging / vagrancy", hint: "Begging, or rough sleeping that causes nuisance." },
     AsbType { code: 213, label: "Fireworks", hint: "Fireworks used in a way that causes alarm, distress or danger." },
-    AsbType { code: 217, label: "Malicious / nuisance communications", hint: "Calls, messages or posts meant to cause annoyance, alarm or distress." },
+    AsbType {
+        code: 217,
+        label: "Malicious / nuisance communications",
+        hint: "Calls, messages or posts meant to cause annoyance, alarm or distress.",
+    },
 ];
 
 impl TypeCode {

@@ -22,7 +22,13 @@ impl PolicyMeta {
         let title: Vec<String> = self
             .title
             .split(' ')
-            .map(|w| if w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase()) { w.to_string() } else { w.to_lowercase() })
+            .map(|w| {
+                if w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase()) {
+                    w.to_string()
+                } else {
+                    w.to_lowercase()
+                }
+            })
             .collect();
         format!("{} rule v{}", title.join(" "), self.version)
     }
@@ -155,7 +161,10 @@ impl Policies {
         if self.case_review.threshold == 0 || self.case_review.threshold > 3 {
             return Err(invalid("case-review.toml", "threshold must be between 1 and 3: the Act sets three qualifying complaints as the most a local procedure may require"));
         }
-        if self.repeat_victim.window_days <= 0 || self.repeat_location.window_days <= 0 || self.repeat_subject.window_days <= 0 {
+        if self.repeat_victim.window_days <= 0
+            || self.repeat_location.window_days <= 0
+            || self.repeat_subject.window_days <= 0
+        {
             return Err(invalid("repeat-*.toml", "window_days must be positive"));
         }
         if !(1.0..=1000.0).contains(&self.repeat_location.radius_m) {

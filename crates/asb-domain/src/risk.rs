@@ -130,7 +130,11 @@ impl Questionnaire {
             }
             (score >= rule.min_score).then(|| format!("score {score} is {} or more", rule.min_score))
         };
-        let bonus = if repeat_victim { format!(" (including {} for a repeat victim)", self.repeat_victim_bonus) } else { String::new() };
+        let bonus = if repeat_victim {
+            format!(" (including {} for a repeat victim)", self.repeat_victim_bonus)
+        } else {
+            String::new()
+        };
         let (level, why) = if let Some(why) = level_by(&self.levels.high) {
             (RiskLevel::High, why)
         } else if let Some(why) = level_by(&self.levels.medium) {
@@ -142,7 +146,12 @@ impl Questionnaire {
             score,
             level,
             questionnaire: self.label(),
-            reason: format!("{} risk: {why}; score {score}{bonus} — {} v{}", capitalise(level.as_str()), self.meta.title.to_lowercase(), self.meta.version),
+            reason: format!(
+                "{} risk: {why}; score {score}{bonus} — {} v{}",
+                capitalise(level.as_str()),
+                self.meta.title.to_lowercase(),
+                self.meta.version
+            ),
         }
     }
 }
@@ -208,8 +217,14 @@ mod tests {
     #[test]
     fn hate_and_targeted_together_are_high_apart_medium() {
         assert_eq!(q().assess(&answers(&["hate_motivated", "feel_targeted"]), false).level, RiskLevel::High);
-        assert_eq!(q().assess(&answers(&["hate_motivated", "health_sleep_work", "reported_elsewhere"]), false).level, RiskLevel::Standard);
-        assert_eq!(q().assess(&answers(&["hate_motivated", "unsafe_at_home", "reported_elsewhere"]), false).level, RiskLevel::Medium);
+        assert_eq!(
+            q().assess(&answers(&["hate_motivated", "health_sleep_work", "reported_elsewhere"]), false).level,
+            RiskLevel::Standard
+        );
+        assert_eq!(
+            q().assess(&answers(&["hate_motivated", "unsafe_at_home", "reported_elsewhere"]), false).level,
+            RiskLevel::Medium
+        );
     }
 
     #[test]
@@ -219,8 +234,23 @@ mod tests {
         assert_eq!(q().assess(&a, false).level, RiskLevel::Standard);
         assert_eq!(q().assess(&a, true).level, RiskLevel::Medium);
         // 3+3+3+3+2+2 = 16: high on score alone.
-        let b = answers(&["feel_targeted", "disability_or_illness", "unsafe_at_home", "fear_of_reprisal", "isolated", "considering_moving"]);
-        assert_eq!(q().assess(&b, false), Assessment { score: 16, level: RiskLevel::High, questionnaire: "risk-questionnaire@1".into(), reason: q().assess(&b, false).reason });
+        let b = answers(&[
+            "feel_targeted",
+            "disability_or_illness",
+            "unsafe_at_home",
+            "fear_of_reprisal",
+            "isolated",
+            "considering_moving",
+        ]);
+        assert_eq!(
+            q().assess(&b, false),
+            Assessment {
+                score: 16,
+                level: RiskLevel::High,
+                questionnaire: "risk-questionnaire@1".into(),
+                reason: q().assess(&b, false).reason
+            }
+        );
         let c = answers(&["feel_targeted", "disability_or_illness", "unsafe_at_home", "fear_of_reprisal", "isolated"]);
         assert_eq!(q().assess(&c, false).level, RiskLevel::Medium);
     }
@@ -229,7 +259,10 @@ mod tests {
     fn overrides_go_up_with_a_reason_and_never_down() {
         assert_eq!(apply_override(RiskLevel::Standard, RiskLevel::High, "caller is terrified"), Ok(RiskLevel::High));
         assert_eq!(apply_override(RiskLevel::Standard, RiskLevel::Medium, "  "), Err(OverrideError::MissingReason));
-        assert!(matches!(apply_override(RiskLevel::High, RiskLevel::Medium, "fine"), Err(OverrideError::Lowering { .. })));
+        assert!(matches!(
+            apply_override(RiskLevel::High, RiskLevel::Medium, "fine"),
+            Err(OverrideError::Lowering { .. })
+        ));
         assert_eq!(apply_override(RiskLevel::Medium, RiskLevel::Medium, ""), Ok(RiskLevel::Medium));
     }
 

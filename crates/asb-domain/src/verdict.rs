@@ -134,7 +134,12 @@ pub fn repeat_location(p: &RepeatLocationPolicy, now: DateTime<Utc>, history: &[
 }
 
 /// Repeat subject: reports naming or describing the subject, in the window (this one included).
-pub fn repeat_subject(p: &RepeatSubjectPolicy, now: DateTime<Utc>, history: &[HistoryEntry], including_this: bool) -> Verdict {
+pub fn repeat_subject(
+    p: &RepeatSubjectPolicy,
+    now: DateTime<Utc>,
+    history: &[HistoryEntry],
+    including_this: bool,
+) -> Verdict {
     let since = now - Duration::days(p.window_days);
     let earlier = within(history.iter().filter(|e| e.role == Some(crate::history::Role::Subject)), now, since);
     let total = earlier.len() + usize::from(including_this);
@@ -160,13 +165,25 @@ pub fn vulnerable(p: &VulnerabilityPolicy, now: DateTime<Utc>, history: &[Histor
         since,
     );
     let reason = match hits.first() {
-        None => format!("No earlier medium or high risk assessment or vulnerable qualifier in the last {}", window_words(p.window_days)),
+        None => format!(
+            "No earlier medium or high risk assessment or vulnerable qualifier in the last {}",
+            window_words(p.window_days)
+        ),
         Some(e) => {
             let why = match e.risk_level {
                 Some(l) if p.levels.contains(&l) => format!("assessed {l} risk"),
                 _ => format!("recorded as vulnerable ({})", p.qualifier),
             };
-            format!("{} on {}{}", capital(&why), e.reference, if hits.len() > 1 { format!(" and {} other", plural(hits.len() - 1, "report", "reports")) } else { String::new() })
+            format!(
+                "{} on {}{}",
+                capital(&why),
+                e.reference,
+                if hits.len() > 1 {
+                    format!(" and {} other", plural(hits.len() - 1, "report", "reports"))
+                } else {
+                    String::new()
+                }
+            )
         }
     };
     verdict(&p.meta, !hits.is_empty(), reason, &hits)
@@ -179,7 +196,12 @@ fn capital(s: &str) -> String {
 
 /// Progress toward the ASB case review threshold: qualifying complaints (one per incident, to any
 /// body) in the window. `including_this` counts the complaint being recorded now.
-pub fn case_review(p: &CaseReviewPolicy, now: DateTime<Utc>, history: &[HistoryEntry], including_this: bool) -> CaseReview {
+pub fn case_review(
+    p: &CaseReviewPolicy,
+    now: DateTime<Utc>,
+    history: &[HistoryEntry],
+    including_this: bool,
+) -> CaseReview {
     let since = now.checked_sub_months(Months::new(p.window_months)).unwrap_or(now);
     let earlier = within(history.iter().filter(|e| e.role.is_some_and(|r| r.is_complainant())), now, since);
     let count = earlier.len() + usize::from(including_this);
@@ -246,7 +268,11 @@ mod tests {
         let mut council = entry("C", now() - Duration::days(10), Some(Role::Reporter));
         council.organisation = "London Borough of Camden".into();
         council.organisation_kind = "council".into();
-        let h = vec![entry("A", now() - Duration::days(40), Some(Role::Victim)), council, entry("S", now() - Duration::days(5), Some(Role::Subject))];
+        let h = vec![
+            entry("A", now() - Duration::days(40), Some(Role::Victim)),
+            council,
+            entry("S", now() - Duration::days(5), Some(Role::Subject)),
+        ];
         let v = repeat_victim(&p, now(), &h, true);
         assert!(v.flag);
         assert_eq!(v.earlier, vec!["C", "A"]);
@@ -258,7 +284,9 @@ mod tests {
     #[test]
     fn repeat_location_needs_three_earlier_in_90_days() {
         let p = Policies::defaults().repeat_location;
-        let mk = |n: usize, age: i64| (0..n).map(|i| entry(&format!("L{i}"), now() - Duration::days(age), None)).collect::<Vec<_>>();
+        let mk = |n: usize, age: i64| {
+            (0..n).map(|i| entry(&format!("L{i}"), now() - Duration::days(age), None)).collect::<Vec<_>>()
+        };
         assert!(!repeat_location(&p, now(), &mk(2, 1), true).flag);
         assert!(repeat_location(&p, now(), &mk(3, 90), true).flag);
         assert!(!repeat_location(&p, now(), &mk(3, 91), true).flag);
@@ -294,6 +322,9 @@ mod tests {
 
     #[test]
     fn ordinals() {
-        assert_eq!([1, 2, 3, 4, 11, 12, 13, 21, 22, 101].map(ordinal).join(","), "1st,2nd,3rd,4th,11th,12th,13th,21st,22nd,101st");
+        assert_eq!(
+            [1, 2, 3, 4, 11, 12, 13, 21, 22, 101].map(ordinal).join(","),
+            "1st,2nd,3rd,4th,11th,12th,13th,21st,22nd,101st"
+        );
     }
 }

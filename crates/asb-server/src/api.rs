@@ -30,7 +30,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(v) => Json(json!({"status": "ready", "database": "sqlite", "schema_version": v})).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "database not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "sqlite"}))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "sqlite"})))
+                .into_response()
         }
     }
 }
@@ -50,12 +51,20 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
         } else {
             path
         };
-        let detail = if inner.is_syntax() || inner.is_eof() { "The body is not valid JSON".to_string() } else { format!("{field}: {message}") };
+        let detail = if inner.is_syntax() || inner.is_eof() {
+            "The body is not valid JSON".to_string()
+        } else {
+            format!("{field}: {message}")
+        };
         ApiError::BadRequest { detail, errors: vec![FieldError::new(field, message)] }
     })
 }
 
-async fn record_contact(State(state): State<AppState>, ApiUser(user): ApiUser, body: Bytes) -> Result<Response, ApiError> {
+async fn record_contact(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let input: ContactInput = parse_json(&body)?;
     let now = state.now();
     let contact = input.validate(&state.policies.risk, now).map_err(ApiError::Invalid)?;
@@ -64,14 +73,22 @@ async fn record_contact(State(state): State<AppState>, ApiUser(user): ApiUser, b
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(outcome)).into_response())
 }
 
-async fn first_contact_check(State(state): State<AppState>, ApiUser(user): ApiUser, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn first_contact_check(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     // Parsed by hand so a malformed query gets problem+json like everything else.
-    let Query(input): Query<CheckInput> = Query::try_from_uri(&format!("/?{}", raw.unwrap_or_default()).parse().map_err(|_| bad_query())?)
-        .map_err(|e| ApiError::BadRequest { detail: e.body_text(), errors: vec![] })?;
+    let Query(input): Query<CheckInput> =
+        Query::try_from_uri(&format!("/?{}", raw.unwrap_or_default()).parse().map_err(|_| bad_query())?)
+            .map_err(|e| ApiError::BadRequest { detail: e.body_text(), errors: vec![] })?;
     let now = state.now();
     let check = input.validate(now.date_naive()).map_err(ApiError::Invalid)?;
     if !check.identifies_person() && !check.identifies_place() && check.address.is_none() && check.subject.is_none() {
-        return Err(ApiError::Invalid(vec![FieldError::new("query", "Give at least one of phone, name, date_of_birth with name, address, postcode, or lat and lon")]));
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "query",
+            "Give at least one of phone, name, date_of_birth with name, address, postcode, or lat and lon",
+        )]));
     }
     let result = state.store.first_contact_check(&state.policies, now, &check, Some(user.id)).await?;
     Ok(Json(result).into_response())
@@ -81,8 +98,13 @@ fn bad_query() -> ApiError {
     ApiError::BadRequest { detail: "The query string could not be read".into(), errors: vec![] }
 }
 
-async fn incident(State(state): State<AppState>, ApiUser(user): ApiUser, Path(reference): Path<String>) -> Result<Response, ApiError> {
-    let r: IncidentRef = reference.parse().map_err(|e: String| ApiError::Invalid(vec![FieldError::new("reference", e)]))?;
+async fn incident(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(reference): Path<String>,
+) -> Result<Response, ApiError> {
+    let r: IncidentRef =
+        reference.parse().map_err(|e: String| ApiError::Invalid(vec![FieldError::new("reference", e)]))?;
     match state.store.incident(&r.to_string(), Some(user.id), "viewing an incident (API)").await? {
         Some(d) => Ok(Json(d).into_response()),
         None => Err(ApiError::NotFound(format!("incident {r}"))),

@@ -46,7 +46,10 @@ pub struct ApiUser(pub User);
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(&parts.headers).map(str::to_string).or_else(|| session_token(&parts.headers)).ok_or(ApiError::Unauthorised)?;
+        let token = bearer(&parts.headers)
+            .map(str::to_string)
+            .or_else(|| session_token(&parts.headers))
+            .ok_or(ApiError::Unauthorised)?;
         match state.store.user_for_token(&token).await? {
             Some(u) => Ok(ApiUser(u)),
             None => Err(ApiError::Unauthorised),

@@ -10,7 +10,10 @@ use serde_json::json;
 #[derive(Debug)]
 pub enum ApiError {
     /// 400: the body or query could not be read at all.
-    BadRequest { detail: String, errors: Vec<FieldError> },
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     /// 422: read, but some fields are not acceptable.
     Invalid(Vec<FieldError>),
     Unauthorised,
@@ -44,14 +47,21 @@ pub fn problem(status: StatusCode, title: &str, detail: &str, errors: &[FieldErr
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::BadRequest { detail, errors } => problem(StatusCode::BAD_REQUEST, "Bad request", &detail, &errors),
+            ApiError::BadRequest { detail, errors } => {
+                problem(StatusCode::BAD_REQUEST, "Bad request", &detail, &errors)
+            }
             ApiError::Invalid(errors) => {
                 let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 let detail = format!("Check {}", names.join(", "));
                 problem(StatusCode::UNPROCESSABLE_ENTITY, "Some fields are not valid", &detail, &errors)
             }
             ApiError::Unauthorised => {
-                let mut r = problem(StatusCode::UNAUTHORIZED, "Sign-in needed", "Send Authorization: Bearer <token>; issue one with `asb token issue --user NAME`", &[]);
+                let mut r = problem(
+                    StatusCode::UNAUTHORIZED,
+                    "Sign-in needed",
+                    "Send Authorization: Bearer <token>; issue one with `asb token issue --user NAME`",
+                    &[],
+                );
                 r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
                 r
             }
@@ -59,7 +69,12 @@ impl IntoResponse for ApiError {
             ApiError::Internal(message) => {
                 // The request id is on the span and in the response headers; the detail stays here.
                 tracing::error!(error = %message, "internal error");
-                problem(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "The error has been logged; quote the x-request-id header when reporting it", &[])
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The error has been logged; quote the x-request-id header when reporting it",
+                    &[],
+                )
             }
         }
     }

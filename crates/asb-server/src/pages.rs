@@ -65,14 +65,19 @@ async fn login(State(state): State<AppState>, Form(f): Form<HashMap<String, Stri
     };
     let ok = user.as_ref().and_then(|u| u.password_hash.as_deref()).is_some_and(|h| verify_password(&password, h));
     if !ok {
-        let page = LoginPage { user: None, username, errors: vec![("username".into(), "Enter a correct username and password".into())] };
+        let page = LoginPage {
+            user: None,
+            username,
+            errors: vec![("username".into(), "Enter a correct username and password".into())],
+        };
         let mut r = render(&page);
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;
     }
     match state.store.issue_token(&username, "session", Some(SESSION_TTL_SECS)).await {
         Ok(token) => {
-            let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_SECS}");
+            let cookie =
+                format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_SECS}");
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
         Err(e) => ApiError::from(e).into_response(),
@@ -132,7 +137,13 @@ impl ReportPage {
 type FieldSpec = (&'static str, &'static str, &'static str, &'static str, &'static str);
 
 const CALLER_FIELDS: [FieldSpec; 5] = [
-    ("caller_phone", "Phone number", "Any UK format, like 07700 900123 or +44 20 7946 0000", "tel", "govuk-!-width-one-half"),
+    (
+        "caller_phone",
+        "Phone number",
+        "Any UK format, like 07700 900123 or +44 20 7946 0000",
+        "tel",
+        "govuk-!-width-one-half",
+    ),
     ("caller_name", "Full name", "", "name", "govuk-!-width-three-quarters"),
     ("caller_date_of_birth", "Date of birth", "For example, 1980-03-27 or 27/03/1980", "bday", "govuk-input--width-10"),
     ("caller_address", "Home address, if different from where it happened", "", "street-address", ""),
@@ -154,13 +165,25 @@ fn form_id(field: &str) -> String {
         "risk_override.level" => "override_level".into(),
         "risk_override.reason" => "override_reason".into(),
         f if f.starts_with("risk_answers.") => f.trim_start_matches("risk_answers.").into(),
-        f if f.starts_with("subjects[") => if f.ends_with(".description") { "subject_description".into() } else { "subject_name".into() },
+        f if f.starts_with("subjects[") => {
+            if f.ends_with(".description") {
+                "subject_description".into()
+            } else {
+                "subject_name".into()
+            }
+        }
         f if f.starts_with("qualifiers") => "qualifiers".into(),
         f => f.replace('.', "_"),
     }
 }
 
-fn report_page(state: &AppState, user: &str, values: HashMap<String, String>, chosen: Vec<String>, errors: Vec<(String, String)>) -> ReportPage {
+fn report_page(
+    state: &AppState,
+    user: &str,
+    values: HashMap<String, String>,
+    chosen: Vec<String>,
+    errors: Vec<(String, String)>,
+) -> ReportPage {
     let fields = |specs: &[FieldSpec]| -> Vec<Field> {
         specs
             .iter()
@@ -186,7 +209,11 @@ fn report_page(state: &AppState, user: &str, values: HashMap<String, String>, ch
         types: TYPES.iter().map(|t| (t.code.to_string(), t.label, t.hint)).collect(),
         questions: q.questions.iter().map(|x| (x.id.clone(), x.text.clone())).collect(),
         questionnaire: format!("{} v{}", q.meta.title, q.meta.version),
-        qualifiers: QUALIFIERS.iter().filter(|(c, _)| *c != 610 && *c != 635).map(|(c, l)| (c.to_string(), *l)).collect(),
+        qualifiers: QUALIFIERS
+            .iter()
+            .filter(|(c, _)| *c != 610 && *c != 635)
+            .map(|(c, l)| (c.to_string(), *l))
+            .collect(),
         chosen_qualifiers: chosen,
         errors,
         values,
@@ -203,7 +230,11 @@ fn opt(values: &HashMap<String, String>, k: &str) -> Option<String> {
     values.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-fn contact_from_form(state: &AppState, values: &HashMap<String, String>, chosen: &[String]) -> (ContactInput, Vec<FieldError>) {
+fn contact_from_form(
+    state: &AppState,
+    values: &HashMap<String, String>,
+    chosen: &[String],
+) -> (ContactInput, Vec<FieldError>) {
     let mut errors = Vec::new();
     let answers = state
         .policies
@@ -220,8 +251,9 @@ fn contact_from_form(state: &AppState, values: &HashMap<String, String>, chosen:
             }
         })
         .collect();
-    let subject = (opt(values, "subject_name").is_some() || opt(values, "subject_description").is_some())
-        .then(|| vec![SubjectInput { name: opt(values, "subject_name"), description: opt(values, "subject_description") }]);
+    let subject = (opt(values, "subject_name").is_some() || opt(values, "subject_description").is_some()).then(|| {
+        vec![SubjectInput { name: opt(values, "subject_name"), description: opt(values, "subject_description") }]
+    });
     let input = ContactInput {
         channel: opt(values, "channel"),
         received_at: None,
@@ -239,19 +271,29 @@ fn contact_from_form(state: &AppState, values: &HashMap<String, String>, chosen:
             _ => None,
         },
         self_reported_repeat: Some(values.get("happened_before").map(String::as_str) == Some("yes")),
-        location: LocationInput { address: opt(values, "location_address"), postcode: opt(values, "location_postcode"), lat: None, lon: None },
+        location: LocationInput {
+            address: opt(values, "location_address"),
+            postcode: opt(values, "location_postcode"),
+            lat: None,
+            lon: None,
+        },
         narrative: opt(values, "narrative"),
         category: opt(values, "category"),
         type_code: opt(values, "type_code").map(serde_json::Value::String),
         subjects: subject,
         qualifiers: Some(chosen.iter().filter_map(|q| q.parse().ok()).collect()),
         risk_answers: Some(answers),
-        risk_override: opt(values, "override_level").map(|level| OverrideInput { level: Some(level), reason: opt(values, "override_reason") }),
+        risk_override: opt(values, "override_level")
+            .map(|level| OverrideInput { level: Some(level), reason: opt(values, "override_reason") }),
     };
     (input, errors)
 }
 
-async fn submit_report(State(state): State<AppState>, PageUser(user): PageUser, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+async fn submit_report(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
     let chosen: Vec<String> = pairs.iter().filter(|(k, _)| k == "qualifiers").map(|(_, v)| v.clone()).collect();
     let values: HashMap<String, String> = pairs.into_iter().filter(|(k, _)| k != "qualifiers").collect();
     let (input, mut errors) = contact_from_form(&state, &values, &chosen);
@@ -288,7 +330,11 @@ struct Panel {
     notes: Vec<String>,
 }
 
-async fn panel(State(state): State<AppState>, PageUser(user): PageUser, Query(values): Query<HashMap<String, String>>) -> Response {
+async fn panel(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(values): Query<HashMap<String, String>>,
+) -> Response {
     let mut input = CheckInput {
         phone: opt(&values, "caller_phone"),
         name: opt(&values, "caller_name"),
@@ -392,7 +438,11 @@ async fn done(State(state): State<AppState>, PageUser(user): PageUser, Path(refe
     render(&DonePage { user: Some(user.display_name), d, v, risk_level, risk_score })
 }
 
-async fn incident_page(State(state): State<AppState>, PageUser(user): PageUser, Path(reference): Path<String>) -> Response {
+async fn incident_page(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(reference): Path<String>,
+) -> Response {
     let d = match load(&state, &reference, user.id, "viewing an incident").await {
         Ok(d) => d,
         Err(r) => return r,

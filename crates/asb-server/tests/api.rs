@@ -81,7 +81,10 @@ async fn repeat_victim_window_is_twelve_months_to_the_day() {
 
     let (_, ra) = app.post_contact(&contact("Alice Brown", "07700 900001")).await;
     assert_eq!(ra["repeat_victim"]["flag"], false, "366 days old does not count: {ra}");
-    assert_eq!(ra["repeat_victim"]["reason"], "No earlier report by this caller in the last 12 months — repeat victim rule v1");
+    assert_eq!(
+        ra["repeat_victim"]["reason"],
+        "No earlier report by this caller in the last 12 months — repeat victim rule v1"
+    );
     let mut b2 = contact("Bola Adeyemi", "07700 900002");
     b2["location"] = json!({"address": "4 Mill Lane", "postcode": "E8 1AA"});
     let (_, rb) = app.post_contact(&b2).await;
@@ -116,9 +119,14 @@ async fn a_report_to_the_council_makes_the_first_police_call_a_repeat() {
 #[tokio::test]
 async fn the_default_questionnaire_scores_as_documented() {
     let app = TestApp::start().await;
-    let all_yes: serde_json::Map<String, Value> = asb_domain::Policies::defaults().risk.questions.iter().map(|q| (q.id.clone(), json!(true))).collect();
+    let all_yes: serde_json::Map<String, Value> =
+        asb_domain::Policies::defaults().risk.questions.iter().map(|q| (q.id.clone(), json!(true))).collect();
     let all_no: serde_json::Map<String, Value> = all_yes.keys().map(|k| (k.clone(), json!(false))).collect();
-    let cases = [(json!(all_yes), "high", "07700 900101"), (json!({"threats_or_violence": true}), "high", "07700 900102"), (json!(all_no), "standard", "07700 900103")];
+    let cases = [
+        (json!(all_yes), "high", "07700 900101"),
+        (json!({"threats_or_violence": true}), "high", "07700 900102"),
+        (json!(all_no), "standard", "07700 900103"),
+    ];
     for (answers, level, phone) in cases {
         let mut c = contact("Sam Lee", phone);
         c["caller"]["date_of_birth"] = Value::Null;
@@ -274,7 +282,10 @@ async fn incidents_policies_and_openapi() {
     assert_eq!(app.get(&format!("/api/v1/incidents/{missing}")).await.0, 404);
     // Recording is logged as collection, and each of the two views as a consultation by the user.
     let log = app.store.audit_for("incident", reference).await.unwrap();
-    assert_eq!(log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), vec!["collection", "consultation", "consultation"]);
+    assert_eq!(
+        log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["collection", "consultation", "consultation"]
+    );
     assert!(log.iter().all(|e| e.user.as_deref() == Some("handler")));
 
     let (_, p) = app.get("/api/v1/policies").await;
@@ -282,7 +293,9 @@ async fn incidents_policies_and_openapi() {
     let (s, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(s, 200);
     assert_eq!(doc["openapi"], "3.1.0");
-    for path in ["/contacts", "/first-contact-check", "/incidents/{reference}", "/policies", "/taxonomy", "/openapi.json"] {
+    for path in
+        ["/contacts", "/first-contact-check", "/incidents/{reference}", "/policies", "/taxonomy", "/openapi.json"]
+    {
         assert!(doc["paths"].get(path).is_some(), "{path} missing from OpenAPI");
     }
 }
@@ -310,7 +323,10 @@ async fn checks_are_logged_without_the_values_searched_for() {
     app.post_contact(&contact("Lucy Gray", "07700 900777")).await;
     app.get("/api/v1/first-contact-check?phone=07700900777&name=Lucy%20Gray").await;
     let latest = app.store.audit_recent(1).await.unwrap().remove(0);
-    assert_eq!((latest.action.as_str(), latest.subject_type.as_str(), latest.purpose.as_str()), ("consultation", "search", "first-contact check"));
+    assert_eq!(
+        (latest.action.as_str(), latest.subject_type.as_str(), latest.purpose.as_str()),
+        ("consultation", "search", "first-contact check")
+    );
     assert_eq!(latest.user.as_deref(), Some("handler"));
     assert_eq!(latest.detail["fields"], json!(["phone", "name"]));
     assert_eq!(latest.detail["people"].as_array().unwrap().len(), 1, "whose record was seen is logged");

@@ -17,7 +17,13 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    pub fn new(user_id: Option<i64>, action: &str, subject_type: &str, subject_id: Option<String>, purpose: &str) -> AuditEvent {
+    pub fn new(
+        user_id: Option<i64>,
+        action: &str,
+        subject_type: &str,
+        subject_id: Option<String>,
+        purpose: &str,
+    ) -> AuditEvent {
         AuditEvent {
             user_id,
             action: action.into(),
@@ -67,17 +73,19 @@ impl Store {
 
     /// Events about one record (`incident`, `REF`), oldest first.
     pub async fn audit_for(&self, subject_type: &str, subject_id: &str) -> Result<Vec<AuditRecord>> {
-        let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} WHERE a.subject_type = ? AND a.subject_id = ? ORDER BY a.id"))
-            .bind(subject_type)
-            .bind(subject_id)
-            .fetch_all(&self.read)
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as(&format!("{SELECT} WHERE a.subject_type = ? AND a.subject_id = ? ORDER BY a.id"))
+                .bind(subject_type)
+                .bind(subject_id)
+                .fetch_all(&self.read)
+                .await?;
         Ok(records(rows))
     }
 
     /// The latest events, newest first.
     pub async fn audit_recent(&self, limit: i64) -> Result<Vec<AuditRecord>> {
-        let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY a.id DESC LIMIT ?")).bind(limit).fetch_all(&self.read).await?;
+        let rows: Vec<Row> =
+            sqlx::query_as(&format!("{SELECT} ORDER BY a.id DESC LIMIT ?")).bind(limit).fetch_all(&self.read).await?;
         Ok(records(rows))
     }
 }
@@ -88,17 +96,16 @@ const SELECT: &str = "SELECT a.id, a.at, u.username, a.action, a.subject_type, a
      FROM audit_events a LEFT JOIN users u ON u.id = a.user_id";
 
 fn records(rows: Vec<Row>) -> Vec<AuditRecord> {
-    rows
-            .into_iter()
-            .map(|(id, at, user, action, subject_type, subject_id, purpose, detail)| AuditRecord {
-                id,
-                at: from_ts(at),
-                user,
-                action,
-                subject_type,
-                subject_id,
-                purpose,
-                detail: detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default(),
-            })
-            .collect()
+    rows.into_iter()
+        .map(|(id, at, user, action, subject_type, subject_id, purpose, detail)| AuditRecord {
+            id,
+            at: from_ts(at),
+            user,
+            action,
+            subject_type,
+            subject_id,
+            purpose,
+            detail: detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default(),
+        })
+        .collect()
 }

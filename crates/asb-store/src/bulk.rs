@@ -72,7 +72,7 @@ async fn chunks<T>(
 ) -> Result<()> {
     for chunk in rows.chunks(PARAMS / per_row) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
-        qb.push_values(chunk, |b, r| push(b, r));
+        qb.push_values(chunk, push);
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -82,17 +82,23 @@ impl Store {
     /// Write one batch in one transaction. Ids must be new.
     pub async fn load_batch(&self, b: &Batch) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        chunks(&mut tx, "INSERT INTO places (id, address, address_norm, postcode, lat, lon, h3, borough_id, created_at) ", &b.places, 9, |mut s, r| {
-            s.push_bind(r.id)
-                .push_bind(r.address.clone())
-                .push_bind(r.address_norm.clone())
-                .push_bind(r.postcode.clone())
-                .push_bind(r.lat)
-                .push_bind(r.lon)
-                .push_bind(r.h3)
-                .push_bind(r.borough_id)
-                .push_bind(r.created_at);
-        })
+        chunks(
+            &mut tx,
+            "INSERT INTO places (id, address, address_norm, postcode, lat, lon, h3, borough_id, created_at) ",
+            &b.places,
+            9,
+            |mut s, r| {
+                s.push_bind(r.id)
+                    .push_bind(r.address.clone())
+                    .push_bind(r.address_norm.clone())
+                    .push_bind(r.postcode.clone())
+                    .push_bind(r.lat)
+                    .push_bind(r.lon)
+                    .push_bind(r.h3)
+                    .push_bind(r.borough_id)
+                    .push_bind(r.created_at);
+            },
+        )
         .await?;
         chunks(
             &mut tx,
@@ -138,19 +144,31 @@ impl Store {
             },
         )
         .await?;
-        let quals: Vec<(i64, u16)> = b.incidents.iter().flat_map(|i| i.qualifiers.iter().map(move |q| (i.id, *q))).collect();
+        let quals: Vec<(i64, u16)> =
+            b.incidents.iter().flat_map(|i| i.qualifiers.iter().map(move |q| (i.id, *q))).collect();
         chunks(&mut tx, "INSERT INTO incident_qualifiers (incident_id, code, applied_by) ", &quals, 3, |mut s, r| {
             s.push_bind(r.0).push_bind(r.1).push_bind("system");
         })
         .await?;
-        let links: Vec<(i64, i64, &str)> = b.incidents.iter().flat_map(|i| i.people.iter().map(move |(p, role)| (i.id, *p, *role))).collect();
+        let links: Vec<(i64, i64, &str)> =
+            b.incidents.iter().flat_map(|i| i.people.iter().map(move |(p, role)| (i.id, *p, *role))).collect();
         chunks(&mut tx, "INSERT INTO incident_people (incident_id, person_id, role) ", &links, 3, |mut s, r| {
             s.push_bind(r.0).push_bind(r.1).push_bind(r.2);
         })
         .await?;
-        chunks(&mut tx, "INSERT INTO contacts (incident_id, person_id, organisation_id, channel, received_at) ", &b.incidents, 5, |mut s, r| {
-            s.push_bind(r.id).push_bind(r.contact_person).push_bind(r.organisation_id).push_bind(r.channel).push_bind(r.received_at);
-        })
+        chunks(
+            &mut tx,
+            "INSERT INTO contacts (incident_id, person_id, organisation_id, channel, received_at) ",
+            &b.incidents,
+            5,
+            |mut s, r| {
+                s.push_bind(r.id)
+                    .push_bind(r.contact_person)
+                    .push_bind(r.organisation_id)
+                    .push_bind(r.channel)
+                    .push_bind(r.received_at);
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(())

@@ -110,6 +110,7 @@ pub struct MatchedPerson {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PlaceSummary {
+    /// Anything recorded at the address or within the radius.
     pub known: bool,
     pub address: Option<String>,
     pub postcode: Option<String>,
@@ -191,20 +192,34 @@ async fn find(conn: &mut SqliteConnection, p: &Policies, now: DateTime<Utc>, k: 
         Some((a @ Some(_), pc)) | Some((a, pc @ Some(_))) => find_places(conn, a, pc, None, 0.0).await?.exact,
         _ => places.exact.clone(),
     };
-    let people = find_people(conn, k.phone, k.name, k.dob, if k.address.is_some() || k.home.is_some() { &home_places } else { &[] }).await?;
+    let people = find_people(
+        conn,
+        k.phone,
+        k.name,
+        k.dob,
+        if k.address.is_some() || k.home.is_some() { &home_places } else { &[] },
+    )
+    .await?;
     let ids: Vec<i64> = people.iter().map(|m| m.id).collect();
     let person_history = history::for_people(conn, &ids).await?;
     let since = ts(now - Duration::days(p.repeat_location.window_days.max(365)));
     let place_history = history::for_places(conn, &places.all_with_distance(), since).await?;
     let subject_history = match k.subject {
-        Some(s) => Some(history::for_subject(conn, s.normalised(), ts(now - Duration::days(p.repeat_subject.window_days))).await?),
+        Some(s) => Some(
+            history::for_subject(conn, s.normalised(), ts(now - Duration::days(p.repeat_subject.window_days))).await?,
+        ),
         None => None,
     };
     Ok(Findings { people, person_history, places, place_history, subject_history })
 }
 
 /// Verdicts from findings. `recording` counts the contact being recorded in the case review.
-fn verdicts(p: &Policies, now: DateTime<Utc>, f: &Findings, recording: bool) -> (Verdict, Verdict, Verdict, CaseReview, Option<Verdict>) {
+fn verdicts(
+    p: &Policies,
+    now: DateTime<Utc>,
+    f: &Findings,
+    recording: bool,
+) -> (Verdict, Verdict, Verdict, CaseReview, Option<Verdict>) {
     let all: Vec<HistoryEntry> = f.person_history.iter().map(|(_, e)| e.clone()).collect();
     let known_person = !f.people.is_empty();
     let known_place = !f.places.exact.is_empty() || f.places.centre.is_some();
@@ -222,10 +237,11 @@ type PersonRow = (i64, Option<String>, Option<String>, Option<String>, Option<St
 async fn describe_people(conn: &mut SqliteConnection, now: DateTime<Utc>, f: &Findings) -> Result<Vec<MatchedPerson>> {
     let mut out = Vec::new();
     for m in &f.people {
-        let row: Option<PersonRow> = sqlx::query_as("SELECT id, name, date_of_birth, phone, address, postcode FROM people WHERE id = ?")
-            .bind(m.id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row: Option<PersonRow> =
+            sqlx::query_as("SELECT id, name, date_of_birth, phone, address, postcode FROM people WHERE id = ?")
+                .bind(m.id)
+                .fetch_optional(&mut *conn)
+                .await?;
         let Some((id, name, dob, phone, address, postcode)) = row else { continue };
         let mine: Vec<&HistoryEntry> = f.person_history.iter().filter(|(p, _)| *p == id).map(|(_, e)| e).collect();
         out.push(MatchedPerson {
@@ -246,7 +262,7 @@ async fn describe_people(conn: &mut SqliteConnection, now: DateTime<Utc>, f: &Fi
 fn place_summary(p: &Policies, now: DateTime<Utc>, k: &Keys<'_>, f: &Findings) -> PlaceSummary {
     let entries: Vec<&HistoryEntry> = f.place_history.iter().collect();
     PlaceSummary {
-        known: !f.places.exact.is_empty(),
+        known: !f.places.all_with_distance().is_empty(),
         address: k.address.map(|a| a.as_str().to_string()),
         postcode: k.postcode.map(|p| p.as_str().to_string()),
         lat: f.places.centre.map(|c| c.lat()),
@@ -260,7 +276,13 @@ fn place_summary(p: &Policies, now: DateTime<Utc>, k: &Keys<'_>, f: &Findings) -
 
 impl Store {
     /// The first-contact check, logged as a consultation by `user_id`.
-    pub async fn first_contact_check(&self, p: &Policies, now: DateTime<Utc>, c: &ValidCheck, user_id: Option<i64>) -> Result<CheckResult> {
+    pub async fn first_contact_check(
+        &self,
+        p: &Policies,
+        now: DateTime<Utc>,
+        c: &ValidCheck,
+        user_id: Option<i64>,
+    ) -> Result<CheckResult> {
         let keys = Keys {
             phone: c.phone.as_ref(),
             name: c.name.as_ref(),
@@ -310,12 +332,21 @@ impl Store {
 
     /// Record a contact: person and place matched or created, the incident with its category,
     /// type, qualifiers and risk assessment, the contact, and the audit event — all or nothing.
-    pub async fn record_contact(&self, p: &Policies, now: DateTime<Utc>, c: &ValidContact, user_id: Option<i64>) -> Result<RecordOutcome> {
+    pub async fn record_contact(
+        &self,
+        p: &Policies,
+        now: DateTime<Utc>,
+        c: &ValidContact,
+        user_id: Option<i64>,
+    ) -> Result<RecordOutcome> {
         let received_at = c.received_at.unwrap_or(now);
         let mut tx = self.write.begin().await?;
         let org_code = c.organisation.as_deref().unwrap_or(orgs::FORCE_CODE);
         let org = orgs::by_code(&mut tx, org_code).await?.ok_or_else(|| {
-            StoreError::Invalid(vec![FieldError::new("organisation", format!("'{org_code}' is not an organisation in this system"))])
+            StoreError::Invalid(vec![FieldError::new(
+                "organisation",
+                format!("'{org_code}' is not an organisation in this system"),
+            )])
         })?;
 
         let keys = Keys {
@@ -325,12 +356,14 @@ impl Store {
             address: c.location.address.as_ref(),
             postcode: c.location.postcode.as_ref(),
             point: c.location.point,
-            home: (c.caller.address.is_some() || c.caller.postcode.is_some()).then_some((c.caller.address.as_ref(), c.caller.postcode.as_ref())),
+            home: (c.caller.address.is_some() || c.caller.postcode.is_some())
+                .then_some((c.caller.address.as_ref(), c.caller.postcode.as_ref())),
             subject: c.subjects.iter().find_map(|s| s.name.as_ref()),
         };
         // Histories as they stood just before this report.
         let f = find(&mut tx, p, received_at, &keys).await?;
-        let (repeat_victim, repeat_location, known_vulnerable, case_review, repeat_subject) = verdicts(p, received_at, &f, true);
+        let (repeat_victim, repeat_location, known_vulnerable, case_review, repeat_subject) =
+            verdicts(p, received_at, &f, true);
 
         let assessment = p.risk.assess(&c.risk_answers, repeat_victim.flag && c.caller_is_victim);
         let (level, override_reason) = match &c.risk_override {
@@ -342,7 +375,8 @@ impl Store {
         };
 
         // Qualifiers: the handler's, then the system's own with the rule that applied them.
-        let mut qualifiers: Vec<(Qualifier, &str, Option<String>)> = c.qualifiers.iter().map(|q| (*q, "user", None)).collect();
+        let mut qualifiers: Vec<(Qualifier, &str, Option<String>)> =
+            c.qualifiers.iter().map(|q| (*q, "user", None)).collect();
         let mut apply = |q: Qualifier, reason: String| {
             if let Some(existing) = qualifiers.iter_mut().find(|(x, _, _)| *x == q) {
                 existing.2 = Some(reason);
@@ -484,7 +518,13 @@ impl Store {
     }
 }
 
-async fn link(conn: &mut SqliteConnection, incident: i64, person: Option<i64>, role: Role, description: Option<&str>) -> Result<()> {
+async fn link(
+    conn: &mut SqliteConnection,
+    incident: i64,
+    person: Option<i64>,
+    role: Role,
+    description: Option<&str>,
+) -> Result<()> {
     sqlx::query("INSERT INTO incident_people (incident_id, person_id, role, description) VALUES (?, ?, ?, ?)")
         .bind(incident)
         .bind(person)
@@ -507,7 +547,9 @@ async fn next_reference(conn: &mut SqliteConnection, year: i32) -> Result<Incide
 }
 
 fn borough_for(point: Option<GeoPoint>, postcode: Option<&Postcode>) -> Option<&'static boroughs::Borough> {
-    postcode.and_then(|p| boroughs::by_district(p.district())).or_else(|| point.map(|p| boroughs::nearest(p.lat(), p.lon())))
+    postcode
+        .and_then(|p| boroughs::by_district(p.district()))
+        .or_else(|| point.map(|p| boroughs::nearest(p.lat(), p.lon())))
 }
 
 async fn upsert_place(conn: &mut SqliteConnection, c: &ValidContact, f: &Findings, at: DateTime<Utc>) -> Result<i64> {
@@ -548,12 +590,19 @@ async fn upsert_place(conn: &mut SqliteConnection, c: &ValidContact, f: &Finding
 }
 
 /// The caller's person record: the best existing match (filling in what it lacked), or a new one.
-async fn upsert_caller(conn: &mut SqliteConnection, c: &ValidContact, f: &Findings, at: DateTime<Utc>, place_id: i64) -> Result<Option<i64>> {
+async fn upsert_caller(
+    conn: &mut SqliteConnection,
+    c: &ValidContact,
+    f: &Findings,
+    at: DateTime<Utc>,
+    place_id: i64,
+) -> Result<Option<i64>> {
     if c.caller.is_anonymous() {
         return Ok(None);
     }
     let caller = &c.caller;
-    let home_place = if caller.address.is_none() && caller.postcode.is_none() && c.caller_is_victim { Some(place_id) } else { None };
+    let home_place =
+        if caller.address.is_none() && caller.postcode.is_none() && c.caller_is_victim { Some(place_id) } else { None };
     let (address, postcode) = if home_place.is_some() {
         (c.location.address.as_ref(), c.location.postcode.as_ref())
     } else {
@@ -609,11 +658,13 @@ async fn upsert_subject(conn: &mut SqliteConnection, name: &PersonName, at: Date
     if let Some(id) = existing {
         return Ok(id);
     }
-    Ok(sqlx::query_scalar("INSERT INTO people (name, name_norm, name_key, created_at) VALUES (?, ?, ?, ?) RETURNING id")
-        .bind(name.display())
-        .bind(name.normalised())
-        .bind(name.phonetic_key())
-        .bind(ts(at))
-        .fetch_one(conn)
-        .await?)
+    Ok(sqlx::query_scalar(
+        "INSERT INTO people (name, name_norm, name_key, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+    )
+    .bind(name.display())
+    .bind(name.normalised())
+    .bind(name.phonetic_key())
+    .bind(ts(at))
+    .fetch_one(conn)
+    .await?)
 }

@@ -8,7 +8,20 @@ use std::str::FromStr;
 
 const MAX_ROWS: i64 = 500;
 
-type Row = (i64, String, i64, String, i64, Option<String>, String, String, String, Option<String>, Option<String>, Option<i64>);
+type Row = (
+    i64,
+    String,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 const SELECT: &str = "SELECT i.id, i.reference, i.received_at, i.category, i.type_code, i.risk_level, i.status,
         o.name, o.kind, ip.role,
@@ -54,7 +67,11 @@ pub(crate) async fn for_people(conn: &mut SqliteConnection, people: &[i64]) -> R
 }
 
 /// Incidents at any of the places since `since` (epoch seconds), newest first.
-pub(crate) async fn for_places(conn: &mut SqliteConnection, places: &[(i64, f64)], since: i64) -> Result<Vec<HistoryEntry>> {
+pub(crate) async fn for_places(
+    conn: &mut SqliteConnection,
+    places: &[(i64, f64)],
+    since: i64,
+) -> Result<Vec<HistoryEntry>> {
     if places.is_empty() {
         return Ok(Vec::new());
     }

@@ -73,14 +73,34 @@ pub struct Risk {
 }
 
 type Head = (
-    i64, String, String, i64, String, String, i64, String, i64, String,
-    Option<String>, Option<String>, Option<f64>, Option<f64>, Option<String>,
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+    Option<f64>,
+    Option<String>,
 );
-type RiskRow = (Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, i64, Option<String>);
+type PersonRow = (String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>);
+type RiskRow =
+    (Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, i64, Option<String>);
 
 impl Store {
     /// One incident by reference, logged as a consultation by `user_id`.
-    pub async fn incident(&self, reference: &str, user_id: Option<i64>, purpose: &str) -> Result<Option<IncidentDetail>> {
+    pub async fn incident(
+        &self,
+        reference: &str,
+        user_id: Option<i64>,
+        purpose: &str,
+    ) -> Result<Option<IncidentDetail>> {
         let mut conn = self.read.acquire().await?;
         let head: Option<Head> = sqlx::query_as(
             "SELECT i.id, i.reference, o.name, i.received_at, i.status, i.opening_category, i.opening_type_code, i.category, i.type_code,
@@ -92,7 +112,24 @@ impl Store {
         .bind(reference)
         .fetch_optional(&mut *conn)
         .await?;
-        let Some((id, reference, org, at, status, ocat, otype, cat, typ, narrative, address, postcode, lat, lon, borough)) = head else {
+        let Some((
+            id,
+            reference,
+            org,
+            at,
+            status,
+            ocat,
+            otype,
+            cat,
+            typ,
+            narrative,
+            address,
+            postcode,
+            lat,
+            lon,
+            borough,
+        )) = head
+        else {
             return Ok(None);
         };
         let (score, level, assessed, questionnaire, answers, override_reason, self_rep, verdicts): RiskRow = sqlx::query_as(
@@ -102,12 +139,13 @@ impl Store {
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-        let qualifiers: Vec<(i64, String, Option<String>)> =
-            sqlx::query_as("SELECT code, applied_by, reason FROM incident_qualifiers WHERE incident_id = ? ORDER BY code")
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?;
-        let people: Vec<(String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        let qualifiers: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT code, applied_by, reason FROM incident_qualifiers WHERE incident_id = ? ORDER BY code",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let people: Vec<PersonRow> = sqlx::query_as(
             "SELECT ip.role, ip.person_id, p.name, p.phone, p.date_of_birth, COALESCE(ip.description, p.description)
              FROM incident_people ip LEFT JOIN people p ON p.id = ip.person_id WHERE ip.incident_id = ? ORDER BY ip.rowid",
         )
@@ -122,7 +160,8 @@ impl Store {
         .fetch_all(&mut *conn)
         .await?;
         drop(conn);
-        let type_label = |t: i64| asb_domain::TypeCode::new(t as u16).map(|t| t.label().to_string()).unwrap_or_default();
+        let type_label =
+            |t: i64| asb_domain::TypeCode::new(t as u16).map(|t| t.label().to_string()).unwrap_or_default();
         let detail = IncidentDetail {
             reference: reference.clone(),
             organisation: org,
@@ -166,7 +205,12 @@ impl Store {
                 .collect(),
             contacts: contacts
                 .into_iter()
-                .map(|(channel, organisation, at, taken_by)| ContactRecord { channel, organisation, received_at: from_ts(at), taken_by })
+                .map(|(channel, organisation, at, taken_by)| ContactRecord {
+                    channel,
+                    organisation,
+                    received_at: from_ts(at),
+                    taken_by,
+                })
                 .collect(),
             verdicts: verdicts.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default(),
         };

@@ -53,7 +53,8 @@ pub struct Store {
 impl Store {
     /// Open (creating if missing) `DIR/asb.db` and bring its schema up to date.
     pub async fn open_dir(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Other(format!("cannot create data directory {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Other(format!("cannot create data directory {}: {e}", dir.display())))?;
         Store::connect(&format!("sqlite://{}", dir.join("asb.db").display())).await
     }
 
@@ -83,9 +84,8 @@ impl Store {
 
     /// The schema version (the latest migration applied).
     pub async fn schema_version(&self) -> Result<i64> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&self.read)
-            .await?;
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&self.read).await?;
         Ok(v.unwrap_or(0))
     }
 

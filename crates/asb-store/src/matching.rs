@@ -49,7 +49,11 @@ pub(crate) async fn find_people(
                 .await?;
         for (id, key, norm) in rows {
             let also_name = name.is_some_and(|n| key.as_deref() == Some(n.phonetic_key()));
-            let reason = if also_name { format!("same phone number and {}", name_word(&norm)) } else { "same phone number".to_string() };
+            let reason = if also_name {
+                format!("same phone number and {}", name_word(&norm))
+            } else {
+                "same phone number".to_string()
+            };
             add(&mut out, id, reason);
         }
     }
@@ -111,22 +115,28 @@ pub(crate) async fn find_places(
     radius_m: f64,
 ) -> Result<PlaceMatch> {
     let rows: Vec<(i64, Option<f64>, Option<f64>)> = match (address, postcode) {
-        (Some(a), Some(p)) => sqlx::query_as("SELECT id, lat, lon FROM places WHERE postcode = ? AND address_norm = ? LIMIT ?")
-            .bind(p.as_str())
-            .bind(a.normalised())
-            .bind(MAX_PLACES as i64)
-            .fetch_all(&mut *conn)
-            .await?,
-        (None, Some(p)) => sqlx::query_as("SELECT id, lat, lon FROM places WHERE postcode = ? LIMIT ?")
-            .bind(p.as_str())
-            .bind(MAX_PLACES as i64)
-            .fetch_all(&mut *conn)
-            .await?,
-        (Some(a), None) => sqlx::query_as("SELECT id, lat, lon FROM places WHERE address_norm = ? LIMIT ?")
-            .bind(a.normalised())
-            .bind(MAX_PLACES as i64)
-            .fetch_all(&mut *conn)
-            .await?,
+        (Some(a), Some(p)) => {
+            sqlx::query_as("SELECT id, lat, lon FROM places WHERE postcode = ? AND address_norm = ? LIMIT ?")
+                .bind(p.as_str())
+                .bind(a.normalised())
+                .bind(MAX_PLACES as i64)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        (None, Some(p)) => {
+            sqlx::query_as("SELECT id, lat, lon FROM places WHERE postcode = ? LIMIT ?")
+                .bind(p.as_str())
+                .bind(MAX_PLACES as i64)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        (Some(a), None) => {
+            sqlx::query_as("SELECT id, lat, lon FROM places WHERE address_norm = ? LIMIT ?")
+                .bind(a.normalised())
+                .bind(MAX_PLACES as i64)
+                .fetch_all(&mut *conn)
+                .await?
+        }
         (None, None) => Vec::new(),
     };
     let centre = point.or_else(|| rows.iter().find_map(|(_, la, lo)| GeoPoint::new((*la)?, (*lo)?).ok()));

@@ -33,11 +33,36 @@ impl Store {
     pub async fn seed_organisations(&self) -> Result<()> {
         let mut tx = self.write.begin().await?;
         upsert(&mut tx, FORCE_CODE, "Metropolitan Police Service", "force", None, None, None).await?;
-        let force: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE code = ?").bind(FORCE_CODE).fetch_one(&mut *tx).await?;
+        let force: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE code = ?")
+            .bind(FORCE_CODE)
+            .fetch_one(&mut *tx)
+            .await?;
         for b in MPS_BOROUGHS.iter() {
-            upsert(&mut tx, &borough_code(b.ons_code), &format!("{} (MPS)", b.name), "borough", Some(force), Some(b.ons_code), Some((b.lat, b.lon))).await?;
-            let council_name = if b.name == "Westminster" { "Westminster City Council".to_string() } else { format!("London Borough of {}", b.name) };
-            upsert(&mut tx, &council_code(b.ons_code), &council_name, "council", None, Some(b.ons_code), Some((b.lat, b.lon))).await?;
+            upsert(
+                &mut tx,
+                &borough_code(b.ons_code),
+                &format!("{} (MPS)", b.name),
+                "borough",
+                Some(force),
+                Some(b.ons_code),
+                Some((b.lat, b.lon)),
+            )
+            .await?;
+            let council_name = if b.name == "Westminster" {
+                "Westminster City Council".to_string()
+            } else {
+                format!("London Borough of {}", b.name)
+            };
+            upsert(
+                &mut tx,
+                &council_code(b.ons_code),
+                &council_name,
+                "council",
+                None,
+                Some(b.ons_code),
+                Some((b.lat, b.lon)),
+            )
+            .await?;
         }
         upsert(&mut tx, "HOUSING-DEMO", "Capital Homes (demo housing provider)", "housing", None, None, None).await?;
         upsert(&mut tx, "VS-LONDON", "Victim Support London", "victim_support", None, None, None).await?;
@@ -46,7 +71,9 @@ impl Store {
     }
 
     pub async fn organisations(&self) -> Result<Vec<Organisation>> {
-        Ok(sqlx::query_as("SELECT id, code, name, kind, parent_id, ons_code FROM organisations ORDER BY id").fetch_all(&self.read).await?)
+        Ok(sqlx::query_as("SELECT id, code, name, kind, parent_id, ons_code FROM organisations ORDER BY id")
+            .fetch_all(&self.read)
+            .await?)
     }
 }
 
@@ -78,9 +105,10 @@ async fn upsert(
 
 /// An organisation by code, for recording a contact.
 pub(crate) async fn by_code(conn: &mut SqliteConnection, code: &str) -> Result<Option<Organisation>> {
-    Ok(sqlx::query_as("SELECT id, code, name, kind, parent_id, ons_code FROM organisations WHERE code = ? COLLATE NOCASE")
-        .bind(code)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT id, code, name, kind, parent_id, ons_code FROM organisations WHERE code = ? COLLATE NOCASE",
+    )
+    .bind(code)
+    .fetch_optional(conn)
+    .await?)
 }
-

@@ -31,9 +31,18 @@ const USER_COLUMNS: &str = "id, username, display_name, organisation_id, roles, 
 
 impl Store {
     /// Create the user if missing (by username); returns it. Idempotent.
-    pub async fn ensure_user(&self, username: &str, display_name: &str, org_code: &str, roles: &[&str], password_hash: Option<&str>) -> Result<User> {
+    pub async fn ensure_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        org_code: &str,
+        roles: &[&str],
+        password_hash: Option<&str>,
+    ) -> Result<User> {
         let mut tx = self.write.begin().await?;
-        let org = orgs::by_code(&mut tx, org_code).await?.ok_or_else(|| StoreError::NotFound(format!("organisation {org_code}")))?;
+        let org = orgs::by_code(&mut tx, org_code)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("organisation {org_code}")))?;
         sqlx::query(
             "INSERT INTO users (username, display_name, organisation_id, roles, password_hash, created_at)
              VALUES (?, ?, ?, ?, ?, unixepoch()) ON CONFLICT (username) DO NOTHING",
@@ -73,7 +82,13 @@ impl Store {
             .await?;
         crate::audit::write(
             &mut tx,
-            &crate::AuditEvent::new(Some(user.id), "collection", "token", Some(user.id.to_string()), &format!("{kind} token issued")),
+            &crate::AuditEvent::new(
+                Some(user.id),
+                "collection",
+                "token",
+                Some(user.id.to_string()),
+                &format!("{kind} token issued"),
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -94,7 +109,10 @@ impl Store {
     }
 
     pub async fn revoke_token(&self, token: &str) -> Result<()> {
-        sqlx::query("UPDATE api_tokens SET revoked_at = unixepoch() WHERE token_hash = ?").bind(hash_token(token)).execute(&self.write).await?;
+        sqlx::query("UPDATE api_tokens SET revoked_at = unixepoch() WHERE token_hash = ?")
+            .bind(hash_token(token))
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 }

@@ -47,7 +47,8 @@ async fn seeding_is_idempotent_and_holds_the_force_its_boroughs_and_partners() {
 async fn a_failed_recording_writes_nothing() {
     let (store, _d) = store().await;
     let before = store.counts().await.unwrap();
-    let err = store.record_contact(&Policies::defaults(), now(), &contact(Some("NO-SUCH-ORG")), None).await.unwrap_err();
+    let err =
+        store.record_contact(&Policies::defaults(), now(), &contact(Some("NO-SUCH-ORG")), None).await.unwrap_err();
     match err {
         StoreError::Invalid(e) => assert_eq!(e[0].field, "organisation"),
         other => panic!("{other}"),
@@ -61,7 +62,8 @@ async fn references_are_sequential_within_the_year_and_readable() {
     let p = Policies::defaults();
     let a = store.record_contact(&p, now(), &contact(None), None).await.unwrap();
     let b = store.record_contact(&p, now(), &contact(Some("mps")), None).await.unwrap();
-    let (ra, rb): (asb_domain::IncidentRef, asb_domain::IncidentRef) = (a.reference.parse().unwrap(), b.reference.parse().unwrap());
+    let (ra, rb): (asb_domain::IncidentRef, asb_domain::IncidentRef) =
+        (a.reference.parse().unwrap(), b.reference.parse().unwrap());
     assert_eq!((ra.sequence(), rb.sequence()), (1, 2));
     assert_eq!(a.person_id, b.person_id, "same phone, same person");
     assert_eq!(a.place_id, b.place_id, "same address, same place");
@@ -111,7 +113,10 @@ async fn bulk_loaded_history_is_found_by_the_check() {
             .collect(),
     };
     store.load_batch(&batch).await.unwrap();
-    let check = CheckInput { name: Some("kwame mensa".into()), date_of_birth: Some("02/01/1960".into()), ..Default::default() }.validate(now().date_naive()).unwrap();
+    let check =
+        CheckInput { name: Some("kwame mensa".into()), date_of_birth: Some("02/01/1960".into()), ..Default::default() }
+            .validate(now().date_naive())
+            .unwrap();
     let r = store.first_contact_check(&Policies::defaults(), now(), &check, None).await.unwrap();
     assert_eq!(r.people.len(), 1);
     assert_eq!(r.people[0].matched_on, vec!["similar-sounding name and same date of birth"]);

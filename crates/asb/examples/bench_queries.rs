@@ -29,9 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteRow};
 use sqlx::{ConnectOptions, Row, SqliteConnection};
 
 #[derive(Parser, Debug)]
-#[command(
-    about = "Sample people and places from an asb database into first-contact-check query paths"
-)]
+#[command(about = "Sample people and places from an asb database into first-contact-check query paths")]
 struct Args {
     /// Path to the SQLite database (e.g. DATA_DIR/asb.db).
     #[arg(long)]
@@ -71,10 +69,7 @@ impl Kind {
 
 /// Exact counts per kind for `n` queries; the rounding remainder goes to phone.
 fn mix(n: usize) -> Vec<(Kind, usize, &'static str)> {
-    let mut out: Vec<_> = Kind::ALL
-        .iter()
-        .map(|&(k, pct, name)| (k, n * pct / 100, name))
-        .collect();
+    let mut out: Vec<_> = Kind::ALL.iter().map(|&(k, pct, name)| (k, n * pct / 100, name)).collect();
     let assigned: usize = out.iter().map(|e| e.1).sum();
     out[0].1 += n - assigned;
     out
@@ -141,17 +136,11 @@ impl Sampler {
     /// found at or after a random rowid (wrapping around to the start).
     async fn sample(&mut self, table: &Table, cols: &[&str]) -> Result<SqliteRow> {
         let select = cols.join(", ");
-        let cond = cols
-            .iter()
-            .map(|c| format!("{c} IS NOT NULL AND {c} <> ''"))
-            .collect::<Vec<_>>()
-            .join(" AND ");
+        let cond = cols.iter().map(|c| format!("{c} IS NOT NULL AND {c} <> ''")).collect::<Vec<_>>().join(" AND ");
         let start = self.rng.gen_range(table.min..=table.max);
         for op in [">=", "<"] {
-            let sql = format!(
-                "SELECT {select} FROM {} WHERE rowid {op} ?1 AND {cond} ORDER BY rowid LIMIT 1",
-                table.name
-            );
+            let sql =
+                format!("SELECT {select} FROM {} WHERE rowid {op} ?1 AND {cond} ORDER BY rowid LIMIT 1", table.name);
             let row = sqlx::query(&sql)
                 .bind(start)
                 .fetch_optional(&mut self.conn)
@@ -161,42 +150,27 @@ impl Sampler {
                 return Ok(row);
             }
         }
-        bail!(
-            "table `{}` has no row with all of {} set; cannot build this query kind",
-            table.name,
-            cols.join(", ")
-        )
+        bail!("table `{}` has no row with all of {} set; cannot build this query kind", table.name, cols.join(", "))
     }
 }
 
 fn text(row: &SqliteRow, idx: usize) -> Result<String> {
-    let v: String = row
-        .try_get(idx)
-        .with_context(|| format!("column {idx} is not text"))?;
+    let v: String = row.try_get(idx).with_context(|| format!("column {idx} is not text"))?;
     Ok(v.trim().to_string())
 }
 
 fn real(row: &SqliteRow, idx: usize) -> Result<f64> {
-    let v: f64 = row
-        .try_get(idx)
-        .with_context(|| format!("column {idx} is not a number"))?;
+    let v: f64 = row.try_get(idx).with_context(|| format!("column {idx} is not a number"))?;
     Ok(v)
 }
 
 fn query_string(pairs: &[(&str, String)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bench_queries: error: starting the tokio runtime: {e}");
@@ -229,25 +203,15 @@ async fn run(args: Args) -> Result<()> {
         .connect()
         .await
         .with_context(|| format!("opening {} read-only", args.db.display()))?;
-    let mut s = Sampler {
-        conn,
-        rng: ChaCha8Rng::seed_from_u64(args.seed),
-    };
-    let people = s
-        .table("people")
-        .await?
-        .context("table `people` is empty")?;
+    let mut s = Sampler { conn, rng: ChaCha8Rng::seed_from_u64(args.seed) };
+    let people = s.table("people").await?.context("table `people` is empty")?;
     let places = s.table("places").await?;
 
     let plan = mix(args.count);
-    let mut kinds: Vec<Kind> = plan
-        .iter()
-        .flat_map(|&(k, n, _)| std::iter::repeat_n(k, n))
-        .collect();
+    let mut kinds: Vec<Kind> = plan.iter().flat_map(|&(k, n, _)| std::iter::repeat_n(k, n)).collect();
     kinds.shuffle(&mut s.rng);
 
-    let file = std::fs::File::create(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    let file = std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut out = BufWriter::new(file);
     for kind in kinds {
         let pairs: Vec<(&str, String)> = match kind {
@@ -269,22 +233,12 @@ async fn run(args: Args) -> Result<()> {
                 vec![("postcode", text(&r, 0)?), ("address", text(&r, 1)?)]
             }
             Kind::LatLon => {
-                let pl = places
-                    .as_ref()
-                    .context("table `places` is empty; cannot build lat+lon queries")?;
+                let pl = places.as_ref().context("table `places` is empty; cannot build lat+lon queries")?;
                 let r = s.sample(pl, &["lat", "lon"]).await?;
-                vec![
-                    ("lat", format!("{:.6}", real(&r, 0)?)),
-                    ("lon", format!("{:.6}", real(&r, 1)?)),
-                ]
+                vec![("lat", format!("{:.6}", real(&r, 0)?)), ("lon", format!("{:.6}", real(&r, 1)?))]
             }
             Kind::All => {
-                let r = s
-                    .sample(
-                        &people,
-                        &["phone", "name", "date_of_birth", "postcode", "address"],
-                    )
-                    .await?;
+                let r = s.sample(&people, &["phone", "name", "date_of_birth", "postcode", "address"]).await?;
                 vec![
                     ("phone", national_phone(&text(&r, 0)?)),
                     ("name", text(&r, 1)?),
@@ -296,14 +250,9 @@ async fn run(args: Args) -> Result<()> {
         };
         writeln!(out, "{}?{}", args.endpoint, query_string(&pairs))?;
     }
-    out.flush()
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    out.flush().with_context(|| format!("writing {}", args.out.display()))?;
 
-    let summary = plan
-        .iter()
-        .map(|(_, n, name)| format!("{name} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let summary = plan.iter().map(|(_, n, name)| format!("{name} {n}")).collect::<Vec<_>>().join(", ");
     eprintln!(
         "bench_queries: wrote {} paths to {} in {:.2}s ({summary})",
         args.count,

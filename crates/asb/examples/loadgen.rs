@@ -122,13 +122,8 @@ impl Shared {
                         let mut first = self.first_non2xx.lock().unwrap_or_else(|e| e.into_inner());
                         if first.is_none() {
                             let text = String::from_utf8_lossy(&body);
-                            let snippet: String = text
-                                .split_whitespace()
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                                .chars()
-                                .take(200)
-                                .collect();
+                            let snippet: String =
+                                text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
                             *first = Some(format!("{status} for {}: {snippet}", url.path()));
                         }
                         Outcome::Non2xx
@@ -138,16 +133,8 @@ impl Shared {
             }
             Err(e) => self.note_error(e),
         };
-        let rec = Record {
-            scheduled,
-            sent,
-            done: Instant::now(),
-            outcome,
-        };
-        self.records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(rec);
+        let rec = Record { scheduled, sent, done: Instant::now(), outcome };
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
     }
 
     fn note_error(&self, e: reqwest::Error) -> Outcome {
@@ -200,11 +187,7 @@ fn load_urls(args: &Args) -> Result<Vec<Url>> {
     };
     let mut urls = Vec::with_capacity(lines.len());
     for (n, p) in lines {
-        let whence = if n == 0 {
-            "--path".to_string()
-        } else {
-            format!("paths file line {n}")
-        };
+        let whence = if n == 0 { "--path".to_string() } else { format!("paths file line {n}") };
         if !p.starts_with('/') {
             bail!("{whence}: path must start with '/' (got {p:?})");
         }
@@ -220,13 +203,10 @@ fn load_urls(args: &Args) -> Result<Vec<Url>> {
 fn build_client(args: &Args, timeout: Duration) -> Result<Client> {
     let mut headers = HeaderMap::new();
     for h in &args.headers {
-        let (name, value) = h
-            .split_once(':')
-            .with_context(|| format!("--header {h:?}: expected 'Name: value'"))?;
+        let (name, value) = h.split_once(':').with_context(|| format!("--header {h:?}: expected 'Name: value'"))?;
         let name = HeaderName::from_bytes(name.trim().as_bytes())
             .with_context(|| format!("--header {h:?}: bad header name"))?;
-        let value = HeaderValue::from_str(value.trim())
-            .with_context(|| format!("--header {h:?}: bad header value"))?;
+        let value = HeaderValue::from_str(value.trim()).with_context(|| format!("--header {h:?}: bad header value"))?;
         headers.append(name, value);
     }
     Client::builder()
@@ -265,10 +245,8 @@ async fn open_loop(shared: Arc<Shared>, cfg: &Config, start: Instant) -> u64 {
                 std::thread::sleep(at - now);
             }
             if stop_t.load(Ordering::Relaxed) || tx.blocking_send((i, at)).is_err() {
-                unsent_measured += (i..total)
-                    .map(slot_at)
-                    .filter(|t| *t >= window_start && *t < sched_end)
-                    .count() as u64;
+                unsent_measured +=
+                    (i..total).map(slot_at).filter(|t| *t >= window_start && *t < sched_end).count() as u64;
                 break;
             }
         }
@@ -309,9 +287,7 @@ async fn open_loop(shared: Arc<Shared>, cfg: &Config, start: Instant) -> u64 {
         }
     }
     drop(rx);
-    dropped += tokio::task::spawn_blocking(move || dispatcher.join().unwrap_or(0))
-        .await
-        .unwrap_or(0);
+    dropped += tokio::task::spawn_blocking(move || dispatcher.join().unwrap_or(0)).await.unwrap_or(0);
     // Wait for in-flight requests (each is bounded by the client timeout).
     let all = u32::try_from(cfg.concurrency).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(cfg.timeout + Duration::from_secs(1), sem.acquire_many(all)).await;
@@ -362,51 +338,31 @@ fn us(d: Duration) -> u64 {
 
 fn run(args: Args) -> Result<ExitCode> {
     if !args.rate.is_finite() || args.rate < 0.0 || args.rate > 1_000_000.0 {
-        bail!(
-            "--rate must be between 0 and 1000000 requests/s (got {})",
-            args.rate
-        );
+        bail!("--rate must be between 0 and 1000000 requests/s (got {})", args.rate);
     }
     let warmup = secs("warmup", args.warmup, false)?;
     let duration = secs("duration", args.duration, true)?;
     let timeout = secs("timeout", args.timeout, true)?;
     if args.concurrency == 0 || args.concurrency > 100_000 {
-        bail!(
-            "--concurrency must be between 1 and 100000 (got {})",
-            args.concurrency
-        );
+        bail!("--concurrency must be between 1 and 100000 (got {})", args.concurrency);
     }
     if args.threads == 0 || args.threads > 256 {
         bail!("--threads must be between 1 and 256 (got {})", args.threads);
     }
     if args.label.is_empty() || args.label.chars().any(char::is_whitespace) {
-        bail!(
-            "--label must be non-empty and contain no whitespace (got {:?})",
-            args.label
-        );
+        bail!("--label must be non-empty and contain no whitespace (got {:?})", args.label);
     }
     if !args.max_error_pct.is_finite() || args.max_error_pct < 0.0 {
         bail!("--max-error-pct must be >= 0 (got {})", args.max_error_pct);
     }
     let urls = load_urls(&args)?;
     let client = build_client(&args, timeout)?;
-    let cfg = Config {
-        rate: args.rate,
-        warmup,
-        duration,
-        timeout,
-        concurrency: args.concurrency,
-    };
+    let cfg = Config { rate: args.rate, warmup, duration, timeout, concurrency: args.concurrency };
 
     let rt = if args.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()
     }
     .context("starting the tokio runtime")?;
 
@@ -414,22 +370,14 @@ fn run(args: Args) -> Result<ExitCode> {
     eprintln!(
         "loadgen[{}]: {}, {:.1}s warm-up + {:.1}s measured, concurrency {}, {} path(s)",
         args.label,
-        if open {
-            format!("open loop at {} req/s", cfg.rate)
-        } else {
-            "closed loop (max throughput)".to_string()
-        },
+        if open { format!("open loop at {} req/s", cfg.rate) } else { "closed loop (max throughput)".to_string() },
         cfg.warmup.as_secs_f64(),
         cfg.duration.as_secs_f64(),
         cfg.concurrency,
         urls.len()
     );
 
-    let expected = if open {
-        (cfg.rate * (cfg.warmup + cfg.duration).as_secs_f64()) as usize + 16
-    } else {
-        4096
-    };
+    let expected = if open { (cfg.rate * (cfg.warmup + cfg.duration).as_secs_f64()) as usize + 16 } else { 4096 };
     let shared = Arc::new(Shared {
         client,
         urls,
@@ -452,39 +400,24 @@ fn run(args: Args) -> Result<ExitCode> {
     let window_start = start + cfg.warmup;
     let window_end = window_start + cfg.duration;
     let records = std::mem::take(&mut *shared.records.lock().unwrap_or_else(|e| e.into_inner()));
-    let measured: Vec<Record> = records
-        .into_iter()
-        .filter(|r| r.scheduled >= window_start && r.scheduled < window_end)
-        .collect();
+    let measured: Vec<Record> =
+        records.into_iter().filter(|r| r.scheduled >= window_start && r.scheduled < window_end).collect();
     let count = |o: Outcome| measured.iter().filter(|r| r.outcome == o).count() as u64;
     let errors = count(Outcome::Error) + dropped;
     let non2xx = count(Outcome::Non2xx);
     let requests = measured.len() as u64 + dropped;
-    let answered: Vec<&Record> = measured
-        .iter()
-        .filter(|r| r.outcome != Outcome::Error)
-        .collect();
+    let answered: Vec<&Record> = measured.iter().filter(|r| r.outcome != Outcome::Error).collect();
     let mut lat: Vec<u64> = answered.iter().map(|r| us(r.done - r.scheduled)).collect();
     let mut service: Vec<u64> = answered.iter().map(|r| us(r.done - r.sent)).collect();
     let mut lag: Vec<u64> = measured.iter().map(|r| us(r.sent - r.scheduled)).collect();
     lat.sort_unstable();
     service.sort_unstable();
     lag.sort_unstable();
-    let last_done = answered
-        .iter()
-        .map(|r| r.done)
-        .max()
-        .unwrap_or(window_end)
-        .max(window_end);
+    let last_done = answered.iter().map(|r| r.done).max().unwrap_or(window_end).max(window_end);
     let span = (last_done - window_start).as_secs_f64();
     let achieved_rps = answered.len() as f64 / span;
 
-    let (p50, p95, p99, max) = (
-        pct_ms(&lat, 50.0),
-        pct_ms(&lat, 95.0),
-        pct_ms(&lat, 99.0),
-        pct_ms(&lat, 100.0),
-    );
+    let (p50, p95, p99, max) = (pct_ms(&lat, 50.0), pct_ms(&lat, 95.0), pct_ms(&lat, 99.0), pct_ms(&lat, 100.0));
     if args.json {
         let j = serde_json::json!({
             "label": args.label,
@@ -522,20 +455,10 @@ fn run(args: Args) -> Result<ExitCode> {
         );
     }
 
-    if let Some(e) = shared
-        .first_error
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-    {
+    if let Some(e) = shared.first_error.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
         eprintln!("loadgen[{}]: first error: {e}", args.label);
     }
-    if let Some(e) = shared
-        .first_non2xx
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-    {
+    if let Some(e) = shared.first_non2xx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
         eprintln!("loadgen[{}]: first non-2xx: {e}", args.label);
     }
     if dropped > 0 {
@@ -545,10 +468,7 @@ fn run(args: Args) -> Result<ExitCode> {
         );
     }
     if requests == 0 {
-        eprintln!(
-            "loadgen[{}]: no requests in the measured window",
-            args.label
-        );
+        eprintln!("loadgen[{}]: no requests in the measured window", args.label);
         return Ok(ExitCode::FAILURE);
     }
     let bad_pct = (errors + non2xx) as f64 * 100.0 / requests as f64;

@@ -1134,7 +1134,7 @@ impl Gen {
                 prefs: [0; 3],
                 focus_hot: NONE,
                 neighbour: NONE,
-                disabled: chance(&mut self.rng, 0.18),
+                disabled: chance(&mut self.rng, 0.14),
                 isolated: chance(&mut self.rng, 0.12),
                 children: chance(&mut self.rng, 0.3),
                 last: NONE,
@@ -1432,13 +1432,13 @@ impl Gen {
             };
             let probs: [f64; 12] = [
                 if repeat { 0.92 } else { 0.25 },
-                pc(0.35, 0.12, 0.2) + if heavy { 0.2 } else { 0.0 },
+                pc(0.35, 0.12, 0.2) + if heavy { 0.1 } else { 0.0 },
                 pc(0.5, 0.05, 0.02) + if heavy && personal { 0.15 } else { 0.0 },
                 if disabled { 0.95 } else { 0.0 },
                 pc(0.05, 0.004, 0.0),
                 pc(0.07, 0.012, 0.0),
                 pc(0.25, 0.03, 0.0),
-                pc(0.45, if type_code == 211 { 0.35 } else { 0.1 }, 0.03) + if heavy { 0.15 } else { 0.0 },
+                pc(0.45, if type_code == 211 { 0.3 } else { 0.08 }, 0.03) + if heavy && personal { 0.15 } else { 0.0 },
                 if children { pc(0.5, 0.15, 0.05) } else { 0.0 },
                 if isolated { 0.9 } else { 0.0 },
                 pc(if heavy { 0.3 } else { 0.15 }, 0.02, 0.0),
@@ -1727,3 +1727,4 @@ mod profile {
         println!("generator only: {} incidents in {:.2?} (places+people done at {:.2?})", s.incidents, started.elapsed(), first_incidents);
     }
 }
+

@@ -48,13 +48,20 @@ async fn wait_for_text(c: &Client, css: &str, needle: &str) -> String {
 }
 
 async fn key(c: &Client, css: &str, keys: &str) {
-    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).send_keys(keys).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .send_keys(keys)
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_handler_journey_from_sign_in_to_reference() {
     let required = std::env::var("ASB_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    let (Some(driver_bin), Some(chromium)) = (find_binary(&["chromedriver"]), find_binary(&["chromium", "chromium-browser"])) else {
+    let (Some(driver_bin), Some(chromium)) =
+        (find_binary(&["chromedriver"]), find_binary(&["chromium", "chromium-browser"]))
+    else {
         assert!(!required, "ASB_REQUIRE_BROWSER=1 but chromium or chromedriver is not installed");
         eprintln!("SKIPPED: chromium/chromedriver not installed (set ASB_REQUIRE_BROWSER=1 to require them)");
         return;
@@ -84,7 +91,14 @@ async fn call_handler_journey_from_sign_in_to_reference() {
 
     // chromedriver on a free port.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _driver = Driver(Command::new(driver_bin).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let _driver = Driver(
+        Command::new(driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let profile = tempfile::tempdir().unwrap();
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -95,7 +109,11 @@ async fn call_handler_journey_from_sign_in_to_reference() {
     );
     let mut client = None;
     for _ in 0..50 {
-        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
             Ok(c) => {
                 client = Some(c);
                 break;
@@ -129,7 +147,11 @@ async fn call_handler_journey_from_sign_in_to_reference() {
 
     // Risk questions, by keyboard: space selects a radio.
     for q in Policies::defaults().risk.questions {
-        let id = if ["happened_before", "feel_targeted", "unsafe_at_home"].contains(&q.id.as_str()) { q.id.clone() } else { format!("{}-no", q.id) };
+        let id = if ["happened_before", "feel_targeted", "unsafe_at_home"].contains(&q.id.as_str()) {
+            q.id.clone()
+        } else {
+            format!("{}-no", q.id)
+        };
         key(&c, &format!("#{id}"), " ").await;
     }
     key(&c, "#narrative", "Youths throwing stones at the front window again, third time this month").await;

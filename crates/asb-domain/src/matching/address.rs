@@ -160,45 +160,26 @@ mod tests {
         ];
         for (a, b) in pairs {
             assert_eq!(normalise_address(a), b, "input {a:?}");
-            assert_eq!(
-                normalise_address(b),
-                b,
-                "expected form {b:?} is a fixed point"
-            );
+            assert_eq!(normalise_address(b), b, "expected form {b:?} is a fixed point");
         }
     }
 
     #[test]
     fn abbreviations_only_expand_whole_tokens() {
-        assert_eq!(
-            normalise_address("1 Rdway Stanley Drive"),
-            "1 rdway stanley drive"
-        );
+        assert_eq!(normalise_address("1 Rdway Stanley Drive"), "1 rdway stanley drive");
         assert_eq!(normalise_address("Clive Place"), "clive place");
     }
 
     #[test]
     fn address_line_parse() {
         let line = AddressLine::parse("  Flat 3,\n 12 High St ");
-        assert_eq!(
-            line.as_ref().map(AddressLine::as_str),
-            Ok("Flat 3, 12 High St")
-        );
-        assert_eq!(
-            line.map(|l| l.normalised()),
-            Ok("flat 3 12 high street".into())
-        );
+        assert_eq!(line.as_ref().map(AddressLine::as_str), Ok("Flat 3, 12 High St"));
+        assert_eq!(line.map(|l| l.normalised()), Ok("flat 3 12 high street".into()));
         assert_eq!(AddressLine::parse(""), Err(AddressError::Empty));
         assert_eq!(AddressLine::parse(" \n\t "), Err(AddressError::Empty));
-        assert_eq!(
-            AddressLine::parse(&"a".repeat(MAX_ADDRESS_CHARS + 1)),
-            Err(AddressError::TooLong)
-        );
+        assert_eq!(AddressLine::parse(&"a".repeat(MAX_ADDRESS_CHARS + 1)), Err(AddressError::TooLong));
         assert!(AddressLine::parse(&"é".repeat(MAX_ADDRESS_CHARS)).is_ok());
-        assert_eq!(
-            AddressLine::parse("1 High\u{0}St"),
-            Err(AddressError::ControlCharacter)
-        );
+        assert_eq!(AddressLine::parse("1 High\u{0}St"), Err(AddressError::ControlCharacter));
     }
 
     #[test]

@@ -65,9 +65,7 @@ impl GeoPoint {
         if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
             return Err(GeoError::OutOfRange);
         }
-        if !(LAT_RANGE.0..=LAT_RANGE.1).contains(&lat)
-            || !(LON_RANGE.0..=LON_RANGE.1).contains(&lon)
-        {
+        if !(LAT_RANGE.0..=LAT_RANGE.1).contains(&lat) || !(LON_RANGE.0..=LON_RANGE.1).contains(&lon) {
             return Err(GeoError::OutsideBritishIsles);
         }
         Ok(GeoPoint { lat, lon })
@@ -86,8 +84,7 @@ impl GeoPoint {
         let (phi1, phi2) = (self.lat.to_radians(), other.lat.to_radians());
         let dphi = phi2 - phi1;
         let dlambda = (other.lon - self.lon).to_radians();
-        let a =
-            (dphi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (dlambda / 2.0).sin().powi(2);
+        let a = (dphi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (dlambda / 2.0).sin().powi(2);
         // Clamp: rounding can push `a` fractionally above 1 for antipodes.
         2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
     }
@@ -106,11 +103,7 @@ impl GeoPoint {
     /// Negative or NaN radii count as 0; radii above [`MAX_CELLS_RADIUS_M`]
     /// are capped.
     pub fn cells_within(&self, metres: f64) -> Vec<u64> {
-        self.h3_cell()
-            .grid_disk::<Vec<_>>(ring_count(metres))
-            .into_iter()
-            .map(u64::from)
-            .collect()
+        self.h3_cell().grid_disk::<Vec<_>>(ring_count(metres)).into_iter().map(u64::from).collect()
     }
 }
 
@@ -129,11 +122,7 @@ fn latlng(lat: f64, lon: f64) -> LatLng {
 /// back, so `1.5(k+1)e − e > metres + e` suffices. Using the largest plausible
 /// edge for reach and the smallest for spacing: k = ceil(metres/e_avg) + 3.
 fn ring_count(metres: f64) -> u32 {
-    let r = if metres.is_nan() {
-        0.0
-    } else {
-        metres.clamp(0.0, MAX_CELLS_RADIUS_M)
-    };
+    let r = if metres.is_nan() { 0.0 } else { metres.clamp(0.0, MAX_CELLS_RADIUS_M) };
     let e = CELL_RESOLUTION.edge_length_m();
     let (e_max, e_min) = (e * EDGE_SLACK, e / EDGE_SLACK);
     let k = ((r + 2.0 * e_max) / (1.5 * e_min)).ceil();
@@ -175,9 +164,7 @@ mod tests {
         let delta = dist / EARTH_RADIUS_M;
         let (phi1, lambda1) = (p.lat.to_radians(), p.lon.to_radians());
         let phi2 = (phi1.sin() * delta.cos() + phi1.cos() * delta.sin() * bearing.cos()).asin();
-        let lambda2 = lambda1
-            + (bearing.sin() * delta.sin() * phi1.cos())
-                .atan2(delta.cos() - phi1.sin() * phi2.sin());
+        let lambda2 = lambda1 + (bearing.sin() * delta.sin() * phi1.cos()).atan2(delta.cos() - phi1.sin() * phi2.sin());
         (phi2.to_degrees(), lambda2.to_degrees())
     }
 
@@ -189,25 +176,14 @@ mod tests {
         assert!(GeoPoint::new(54.6, -8.1).is_ok()); // Co. Fermanagh
         assert!(GeoPoint::new(49.0, -8.7).is_ok()); // box corner, inclusive
         assert_eq!(GeoPoint::new(f64::NAN, 0.0), Err(GeoError::NotANumber));
-        assert_eq!(
-            GeoPoint::new(51.5, f64::INFINITY),
-            Err(GeoError::NotANumber)
-        );
+        assert_eq!(GeoPoint::new(51.5, f64::INFINITY), Err(GeoError::NotANumber));
         assert_eq!(GeoPoint::new(91.0, 0.0), Err(GeoError::OutOfRange));
         assert_eq!(GeoPoint::new(51.5, -181.0), Err(GeoError::OutOfRange));
-        assert_eq!(
-            GeoPoint::new(48.85, 2.35),
-            Err(GeoError::OutsideBritishIsles)
-        ); // Paris
-        assert_eq!(
-            GeoPoint::new(-0.1419, 51.5014),
-            Err(GeoError::OutsideBritishIsles)
-        ); // swapped
+        assert_eq!(GeoPoint::new(48.85, 2.35), Err(GeoError::OutsideBritishIsles)); // Paris
+        assert_eq!(GeoPoint::new(-0.1419, 51.5014), Err(GeoError::OutsideBritishIsles)); // swapped
         assert_eq!(GeoPoint::new(61.6, 0.0), Err(GeoError::OutsideBritishIsles));
         assert_eq!(GeoPoint::new(55.0, 2.1), Err(GeoError::OutsideBritishIsles));
-        assert!(GeoError::OutsideBritishIsles
-            .to_string()
-            .contains("British Isles"));
+        assert!(GeoError::OutsideBritishIsles.to_string().contains("British Isles"));
     }
 
     #[test]
@@ -228,10 +204,7 @@ mod tests {
         let p = pt(51.5014, -0.1419);
         let want = u64::from(latlng(51.5014, -0.1419).to_cell(Resolution::Eleven));
         assert_eq!(p.cell(), want);
-        assert_eq!(
-            CellIndex::try_from(p.cell()).map(CellIndex::resolution),
-            Ok(Resolution::Eleven)
-        );
+        assert_eq!(CellIndex::try_from(p.cell()).map(CellIndex::resolution), Ok(Resolution::Eleven));
     }
 
     #[test]
@@ -240,11 +213,7 @@ mod tests {
         for r in [f64::NAN, -5.0, 0.0, 50.0, 500.0, f64::INFINITY] {
             let cells = p.cells_within(r);
             assert!(cells.contains(&p.cell()), "radius {r}");
-            assert!(
-                cells.len() <= 3 * 80 * 81 + 1,
-                "radius {r}: {}",
-                cells.len()
-            );
+            assert!(cells.len() <= 3 * 80 * 81 + 1, "radius {r}: {}", cells.len());
         }
         // Conservative, not wasteful: 50 m needs only a handful of rings.
         assert!(p.cells_within(50.0).len() <= 127);

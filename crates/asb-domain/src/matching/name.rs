@@ -46,10 +46,7 @@ impl PersonName {
         if display.chars().any(char::is_numeric) {
             return Err(NameError::ContainsDigits);
         }
-        if display
-            .chars()
-            .any(|c| c.is_control() || is_invisible_format(c))
-        {
+        if display.chars().any(|c| c.is_control() || is_invisible_format(c)) {
             return Err(NameError::ControlCharacter);
         }
         let normalised = normalise_name(&display);
@@ -57,11 +54,7 @@ impl PersonName {
             return Err(NameError::NoLetters);
         }
         let key = phonetic_key(&normalised);
-        Ok(PersonName {
-            display,
-            normalised,
-            key,
-        })
+        Ok(PersonName { display, normalised, key })
     }
 
     /// As entered, trimmed and with runs of whitespace collapsed.
@@ -103,10 +96,7 @@ fn is_combining_mark(c: char) -> bool {
 }
 
 fn is_apostrophe(c: char) -> bool {
-    matches!(
-        c,
-        '\'' | '\u{2018}' | '\u{2019}' | '`' | '\u{00B4}' | '\u{02BC}' | '\u{02BB}'
-    )
+    matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '`' | '\u{00B4}' | '\u{02BC}' | '\u{02BB}')
 }
 
 /// ASCII spelling of a common accented or special Latin lowercase letter.
@@ -164,11 +154,7 @@ pub(crate) fn fold_text(input: &str) -> String {
 pub fn normalise_name(input: &str) -> String {
     let folded = fold_text(input);
     let mut tokens: Vec<&str> = folded.split_whitespace().collect();
-    let titles = tokens
-        .iter()
-        .take_while(|t| TITLES.contains(t))
-        .count()
-        .min(tokens.len().saturating_sub(1));
+    let titles = tokens.iter().take_while(|t| TITLES.contains(t)).count().min(tokens.len().saturating_sub(1));
     tokens.drain(..titles);
     tokens.join(" ")
 }
@@ -188,10 +174,7 @@ fn soundex_digit(c: u8) -> u8 {
 /// American Soundex ("Robert" -> "R163"). Accents are folded first and
 /// anything other than ASCII letters ignored; returns "" if no letters remain.
 pub fn soundex(input: &str) -> String {
-    let letters: Vec<u8> = fold_text(input)
-        .bytes()
-        .filter(u8::is_ascii_lowercase)
-        .collect();
+    let letters: Vec<u8> = fold_text(input).bytes().filter(u8::is_ascii_lowercase).collect();
     let Some((&first, rest)) = letters.split_first() else {
         return String::new();
     };
@@ -403,9 +386,7 @@ mod tests {
     }
 
     fn title() -> impl Strategy<Value = &'static str> {
-        prop::sample::select(vec![
-            "", "Mr ", "MRS. ", "ms ", "Miss ", "Dr. ", "Rev ", "dr mr ",
-        ])
+        prop::sample::select(vec!["", "Mr ", "MRS. ", "ms ", "Miss ", "Dr. ", "Rev ", "dr mr "])
     }
 
     fn spaced(tokens: &[String], gaps: &[&str]) -> String {

@@ -56,11 +56,7 @@ impl PhoneNumber {
             }
         }
         if digits.is_empty() {
-            return Err(if plus {
-                PhoneError::TooShort
-            } else {
-                PhoneError::Empty
-            });
+            return Err(if plus { PhoneError::TooShort } else { PhoneError::Empty });
         }
 
         let nsn = if plus {
@@ -140,11 +136,7 @@ fn split(s: &str, at: usize) -> (&str, &str) {
 /// the trunk "0" people write as "+44 (0)7700…".
 fn international_rest(digits: &str) -> Result<&str, PhoneError> {
     let Some(rest) = digits.strip_prefix("44") else {
-        return Err(if digits.len() < 2 {
-            PhoneError::TooShort
-        } else {
-            PhoneError::NotUk
-        });
+        return Err(if digits.len() < 2 { PhoneError::TooShort } else { PhoneError::NotUk });
     };
     Ok(rest.strip_prefix('0').unwrap_or(rest))
 }
@@ -301,9 +293,7 @@ mod tests {
     #[test]
     fn serde_uses_e164_and_validates() {
         let p = PhoneNumber::parse("07700 900123").map_err(|e| e.to_string());
-        let json = p
-            .as_ref()
-            .map(|p| serde_json::to_string(p).map_err(|e| e.to_string()));
+        let json = p.as_ref().map(|p| serde_json::to_string(p).map_err(|e| e.to_string()));
         assert_eq!(json, Ok(Ok("\"+447700900123\"".to_owned())));
         let back: Result<PhoneNumber, _> = serde_json::from_str("\"07700 900123\"");
         assert_eq!(back.ok(), p.ok());
@@ -312,20 +302,14 @@ mod tests {
 
     #[test]
     fn error_messages_are_plain_english() {
-        assert_eq!(
-            PhoneError::Empty.to_string(),
-            "Enter a phone number, like 07700 900123"
-        );
+        assert_eq!(PhoneError::Empty.to_string(), "Enter a phone number, like 07700 900123");
         assert!(PhoneError::NotUk.to_string().contains("UK phone number"));
     }
 
     /// A valid mobile NSN, written with a random prefix style and random
     /// separators between digits.
     fn written_mobile() -> impl Strategy<Value = (String, String)> {
-        let seps = prop::collection::vec(
-            prop::sample::select(vec!["", " ", "-", ".", "  ", " - "]),
-            9,
-        );
+        let seps = prop::collection::vec(prop::sample::select(vec!["", " ", "-", ".", "  ", " - "]), 9);
         ("7[0-9]{9}", 0..5usize, seps, any::<bool>()).prop_map(|(nsn, prefix, seps, bracket)| {
             let mut body = String::new();
             for (i, d) in nsn.chars().enumerate() {

@@ -40,11 +40,7 @@ impl Postcode {
         }
         let n = compact.len();
         if !(5..=7).contains(&n) {
-            return Err(if is_outward(&compact) {
-                PostcodeError::OutwardOnly
-            } else {
-                PostcodeError::Invalid
-            });
+            return Err(if is_outward(&compact) { PostcodeError::OutwardOnly } else { PostcodeError::Invalid });
         }
         let (outward, inward) = compact.split_at(n - 3);
         if !is_outward(outward) || !is_inward(inward) {
@@ -76,19 +72,13 @@ impl Postcode {
 
     /// The sector: outward code plus the inward digit, e.g. "SW1A 1".
     pub fn sector(&self) -> &str {
-        self.0
-            .get(..self.0.len().saturating_sub(2))
-            .unwrap_or_default()
+        self.0.get(..self.0.len().saturating_sub(2)).unwrap_or_default()
     }
 }
 
 /// Uppercase with all whitespace removed.
 fn compact_upper(input: &str) -> String {
-    input
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
+    input.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect()
 }
 
 /// Outward code shapes: A9, A99, AA9, AA99, A9A, AA9A.
@@ -101,19 +91,14 @@ fn is_outward(s: &str) -> bool {
             _ => '?',
         })
         .collect();
-    matches!(
-        shape.as_str(),
-        "A9" | "A99" | "AA9" | "AA99" | "A9A" | "AA9A"
-    )
+    matches!(shape.as_str(), "A9" | "A99" | "AA9" | "AA99" | "A9A" | "AA9A")
 }
 
 fn is_inward(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 3
         && b[0].is_ascii_digit()
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_uppercase() && !INWARD_EXCLUDED.contains(c))
+        && b[1..].iter().all(|c| c.is_ascii_uppercase() && !INWARD_EXCLUDED.contains(c))
 }
 
 /// If `input` is just an outward code (e.g. "nw1", " SW1A "), returns it
@@ -169,9 +154,7 @@ mod tests {
 
     #[test]
     fn accepts_every_outward_shape() {
-        for s in [
-            "M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT", "W1A 0AX", "EC1A 1BB",
-        ] {
+        for s in ["M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT", "W1A 0AX", "EC1A 1BB"] {
             assert_eq!(norm(s), Ok(s.to_owned()));
         }
     }

@@ -49,7 +49,14 @@ impl TestApp {
     }
 
     pub async fn post_contact(&self, body: &Value) -> (u16, Value) {
-        let r = self.client.post(format!("{}/api/v1/contacts", self.url)).bearer_auth(&self.token).json(body).send().await.unwrap();
+        let r = self
+            .client
+            .post(format!("{}/api/v1/contacts", self.url))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
