@@ -174,6 +174,26 @@ impl Store {
         Ok(())
     }
 
+    /// Loading mode for a database nobody else is writing: no foreign-key checks (loaders assign
+    /// consistent ids) and no fsync per batch. `end_bulk` restores the safe settings and
+    /// checkpoints; a crash mid-load can lose the load, never earlier data made durable before it.
+    pub async fn begin_bulk(&self) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA synchronous = OFF").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA wal_autocheckpoint = 100000").execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    pub async fn end_bulk(&self) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA wal_autocheckpoint = 1000").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+        Ok(())
+    }
+
     /// Make sure the reference counters continue after loaded references.
     pub async fn set_reference_counter(&self, year: i32, next_value: i64) -> Result<()> {
         sqlx::query(

@@ -62,21 +62,6 @@ pub struct GenerateReport {
     pub risk_shares: [f64; 3],
 }
 
-impl GenerateReport {
-    /// The share of callers with 6+ reports within a year (DOMAIN.md §1: about 1 in 4).
-    pub fn share_6_plus(&self) -> f64 {
-        ratio(self.callers_6_plus_a_year, self.callers)
-    }
-    /// The share of callers with more than 10 reports within a year (about 1 in 7).
-    pub fn share_over_10(&self) -> f64 {
-        ratio(self.callers_over_10_a_year, self.callers)
-    }
-    /// Incidents generated and loaded per second.
-    pub fn rate(&self) -> f64 {
-        self.incidents as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 {
         0.0
@@ -88,10 +73,14 @@ fn ratio(a: usize, b: usize) -> f64 {
 /// Generate into `store` (which may already hold data: ids continue after the highest, and
 /// references after the existing count), calling `progress(incidents_done, incidents_total)`
 /// after each batch of incidents is written.
-pub async fn generate(store: &Store, opts: &GenerateOptions, progress: &mut dyn FnMut(usize, usize)) -> Result<GenerateReport> {
+pub async fn generate(
+    store: &Store,
+    opts: &GenerateOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<GenerateReport> {
     let started = Instant::now();
-    if opts.years == 0 {
-        bail!("years must be at least 1");
+    if !(1..=50).contains(&opts.years) {
+        bail!("years must be between 1 and 50");
     }
     if opts.incidents > 0 && opts.people == 0 {
         bail!("incidents need people to report them: give at least one person");
@@ -113,6 +102,7 @@ pub async fn generate(store: &Store, opts: &GenerateOptions, progress: &mut dyn 
         sequence_offset: u64::try_from(existing).unwrap_or(0),
     };
 
+    store.begin_bulk().await?;
     let (tx, mut rx) = mpsc::channel::<Msg>(2);
     let worker = tokio::task::spawn_blocking(move || Gen::new(plan).run(&tx));
     let total = opts.incidents;
@@ -129,7 +119,9 @@ pub async fn generate(store: &Store, opts: &GenerateOptions, progress: &mut dyn 
         }
     }
     drop(rx); // a generator still sending stops at its next batch
-    let outcome = worker.await.context("the generator thread failed")?;
+    let outcome = worker.await.context("the generator thread failed");
+    store.end_bulk().await?;
+    let outcome = outcome?;
     if let Some(e) = failed {
         return Err(e).context("writing generated rows");
     }
@@ -189,7 +181,9 @@ struct OrgIds {
 
 impl OrgIds {
     fn resolve(codes: &HashMap<String, i64>) -> Result<OrgIds> {
-        let get = |code: &str| codes.get(code).copied().ok_or_else(|| anyhow!("organisation {code} is missing after seeding"));
+        let get = |code: &str| {
+            codes.get(code).copied().ok_or_else(|| anyhow!("organisation {code} is missing after seeding"))
+        };
         Ok(OrgIds {
             force: get("MPS")?,
             boroughs: MPS_BOROUGHS.iter().map(|b| get(&format!("MPS-{}", b.ons_code))).collect::<Result<_>>()?,
@@ -290,12 +284,39 @@ fn allocate(rng: &mut ChaCha8Rng, weights: &[f64], total: usize) -> Vec<usize> {
     let mut prev = 0usize;
     for (i, w) in weights.iter().enumerate() {
         cum += w;
-        let k = if i + 1 == weights.len() { total } else { ((cum / sum * total as f64 + offset).floor() as usize).min(total) };
+        let k = if i + 1 == weights.len() {
+            total
+        } else {
+            ((cum / sum * total as f64 + offset).floor() as usize).min(total)
+        };
         let k = k.max(prev);
         out[i] = k - prev;
         prev = k;
     }
     out
+}
+
+const PHONE_SPACE: u64 = 500_000_000;
+
+/// A bijection of [0, 2^29): odd multiplications and xor-shifts, each invertible.
+fn scramble29(mut x: u64) -> u64 {
+    const MASK: u64 = (1 << 29) - 1;
+    for k in [0x2545_f491u64, 0x1b87_3593, 0x0cc9_e2d5] {
+        x = (x.wrapping_mul(k)) & MASK;
+        x ^= x >> 15;
+        x = (x.wrapping_mul(0x0f1b_bcdd)) & MASK;
+        x ^= x >> 13;
+    }
+    x
+}
+
+/// A permutation of [0, PHONE_SPACE) (cycle-walking the 29-bit one), applied to `id` modulo it.
+fn phone_index(id: u64) -> u64 {
+    let mut x = scramble29(id % PHONE_SPACE);
+    while x >= PHONE_SPACE {
+        x = scramble29(x);
+    }
+    x
 }
 
 /// A point `north`/`east` metres from (lat, lon).
@@ -314,7 +335,8 @@ fn h3(lat: f64, lon: f64) -> Option<i64> {
 const MONTH_WEIGHT: [f32; 12] = [0.80, 0.78, 0.88, 0.95, 1.05, 1.12, 1.18, 1.15, 1.00, 1.03, 0.98, 0.82];
 /// Relative volume by local hour: quiet before dawn, rising through the day to an evening peak.
 const HOUR_WEIGHT: [f32; 24] = [
-    0.90, 0.65, 0.45, 0.32, 0.24, 0.20, 0.25, 0.40, 0.60, 0.75, 0.85, 0.95, 1.00, 1.05, 1.10, 1.20, 1.35, 1.55, 1.70, 1.80, 1.85, 1.75, 1.50, 1.20,
+    0.90, 0.65, 0.45, 0.32, 0.24, 0.20, 0.25, 0.40, 0.60, 0.75, 0.85, 0.95, 1.00, 1.05, 1.10, 1.20, 1.35, 1.55, 1.70,
+    1.80, 1.85, 1.75, 1.50, 1.20,
 ];
 
 struct Calendar {
@@ -331,7 +353,11 @@ struct Calendar {
 }
 
 fn last_sunday(year: i32, month: u32) -> Option<NaiveDate> {
-    let next = if month == 12 { NaiveDate::from_ymd_opt(year + 1, 1, 1) } else { NaiveDate::from_ymd_opt(year, month + 1, 1) }?;
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    }?;
     let last = next.pred_opt()?;
     last.checked_sub_days(Days::new(u64::from(last.weekday().num_days_from_sunday())))
 }
@@ -348,14 +374,24 @@ impl Calendar {
     fn new(t0: i64, now: i64) -> Calendar {
         let date = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default().date_naive();
         let (first, last) = (date(t0), date(now));
-        let mut cal = Calendar { t0, now, midnight: vec![], weight: vec![], kind: vec![], fireworks: vec![], wmax: 0.0, hours: [[0.0; 24]; 4] };
+        let mut cal = Calendar {
+            t0,
+            now,
+            midnight: vec![],
+            weight: vec![],
+            kind: vec![],
+            fireworks: vec![],
+            wmax: 0.0,
+            hours: [[0.0; 24]; 4],
+        };
         let mut d = first;
         while d <= last {
             let utc_midnight = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(t0);
             cal.midnight.push(utc_midnight - if is_bst(d) { 3600 } else { 0 });
             let (m, day) = (d.month(), d.day());
             let weekend = matches!(d.weekday(), Weekday::Fri | Weekday::Sat | Weekday::Sun);
-            let mut w = MONTH_WEIGHT[(m - 1) as usize] * if matches!(d.weekday(), Weekday::Fri | Weekday::Sat) { 1.12 } else { 0.97 };
+            let mut w = MONTH_WEIGHT[(m - 1) as usize]
+                * if matches!(d.weekday(), Weekday::Fri | Weekday::Sat) { 1.12 } else { 0.97 };
             w *= match (m, day) {
                 (10, 31) => 1.5,
                 (11, 5) => 2.2,
@@ -365,7 +401,9 @@ impl Calendar {
             };
             cal.weight.push(w);
             cal.wmax = cal.wmax.max(w);
-            cal.fireworks.push((m == 10 && day >= 20) || (m == 11 && day <= 12) || (m == 12 && day == 31) || (m == 1 && day == 1));
+            cal.fireworks.push(
+                (m == 10 && day >= 20) || (m == 11 && day <= 12) || (m == 12 && day == 31) || (m == 1 && day == 1),
+            );
             cal.kind.push(u8::from(weekend) * 2 + u8::from((6..=8).contains(&m)));
             match d.succ_opt() {
                 Some(next) => d = next,
@@ -435,112 +473,104 @@ impl Calendar {
 
 struct Background {
     weight: u32,
-    first: &'static [&'static str],
-    last: &'static [&'static str],
+    /// Comma-separated, like the other word lists (rustfmt leaves string literals be).
+    first: &'static str,
+    last: &'static str,
 }
 
 /// Common first names and surnames in London, grouped so a person's names usually go together.
 const BACKGROUNDS: [Background; 10] = [
     Background {
         weight: 52,
-        first: &[
-            "James", "John", "David", "Michael", "Daniel", "Thomas", "Christopher", "Mark", "Paul", "Andrew", "Robert", "Richard", "Peter", "Stephen", "Matthew",
-            "George", "Joseph", "Ryan", "Jack", "Harry", "Oliver", "Samuel", "Liam", "Connor", "Gary", "Dean", "Wayne", "Craig", "Sean", "Declan", "Sarah",
-            "Emma", "Susan", "Margaret", "Mary", "Claire", "Karen", "Julie", "Lisa", "Michelle", "Nicola", "Joanne", "Helen", "Rachel", "Rebecca", "Laura",
-            "Hannah", "Sophie", "Charlotte", "Emily", "Olivia", "Chloe", "Jade", "Kelly", "Tracey", "Sharon", "Linda", "Jean", "Pauline", "Siobhan", "Aoife",
-        ],
-        last: &[
-            "Smith", "Jones", "Williams", "Brown", "Taylor", "Davies", "Wilson", "Evans", "Thomas", "Johnson", "Roberts", "Walker", "Wright", "Robinson",
-            "Thompson", "White", "Hughes", "Edwards", "Green", "Hall", "Wood", "Harris", "Lewis", "Martin", "Jackson", "Clarke", "Turner", "Hill", "Scott",
-            "Cooper", "Morris", "Ward", "Moore", "King", "Watson", "Baker", "Harrison", "Morgan", "Young", "Allen", "Mitchell", "James", "Anderson", "Phillips",
-            "Bell", "Parker", "Kelly", "Murphy", "O'Brien", "O'Connor", "Ryan", "Walsh", "Byrne", "McCarthy", "Doyle", "Gallagher", "Murray", "Cox",
-            "Richardson", "Gray", "Knight", "Fox", "Palmer", "Mills", "Barnes", "Lloyd", "Ellis", "Price", "Webb", "Marshall", "Simpson", "Chapman", "Hunt",
-            "Holmes", "Mason", "Shaw", "Carter", "Collins", "Bennett", "Jenkins",
-        ],
+        first: "James, John, David, Michael, Daniel, Thomas, Christopher, Mark, Paul, Andrew, Robert, Richard, \
+        Peter, Stephen, Matthew, George, Joseph, Ryan, Jack, Harry, Oliver, Samuel, Liam, Connor, Gary, \
+        Dean, Wayne, Craig, Sean, Declan, Sarah, Emma, Susan, Margaret, Mary, Claire, Karen, Julie, Lisa, \
+        Michelle, Nicola, Joanne, Helen, Rachel, Rebecca, Laura, Hannah, Sophie, Charlotte, Emily, Olivia, \
+        Chloe, Jade, Kelly, Tracey, Sharon, Linda, Jean, Pauline, Siobhan, Aoife",
+        last: "Smith, Jones, Williams, Brown, Taylor, Davies, Wilson, Evans, Thomas, Johnson, Roberts, Walker, \
+        Wright, Robinson, Thompson, White, Hughes, Edwards, Green, Hall, Wood, Harris, Lewis, Martin, \
+        Jackson, Clarke, Turner, Hill, Scott, Cooper, Morris, Ward, Moore, King, Watson, Baker, Harrison, \
+        Morgan, Young, Allen, Mitchell, James, Anderson, Phillips, Bell, Parker, Kelly, Murphy, O'Brien, \
+        O'Connor, Ryan, Walsh, Byrne, McCarthy, Doyle, Gallagher, Murray, Cox, Richardson, Gray, Knight, \
+        Fox, Palmer, Mills, Barnes, Lloyd, Ellis, Price, Webb, Marshall, Simpson, Chapman, Hunt, Holmes, \
+        Mason, Shaw, Carter, Collins, Bennett, Jenkins",
     },
     Background {
         weight: 9,
-        first: &[
-            "Mohammed", "Muhammad", "Ahmed", "Ali", "Omar", "Hassan", "Ibrahim", "Yusuf", "Imran", "Tariq", "Bilal", "Fatima", "Aisha", "Ayesha", "Zainab",
-            "Maryam", "Nadia", "Shabana", "Yasmin",
-        ],
-        last: &["Khan", "Ahmed", "Ali", "Hussain", "Begum", "Rahman", "Miah", "Islam", "Uddin", "Akhtar", "Iqbal", "Malik", "Butt", "Chaudhry", "Mahmood", "Rashid"],
+        first: "Mohammed, Muhammad, Ahmed, Ali, Omar, Hassan, Ibrahim, Yusuf, Imran, Tariq, Bilal, Fatima, Aisha, \
+        Ayesha, Zainab, Maryam, Nadia, Shabana, Yasmin",
+        last: "Khan, Ahmed, Ali, Hussain, Begum, Rahman, Miah, Islam, Uddin, Akhtar, Iqbal, Malik, Butt, Chaudhry, \
+        Mahmood, Rashid",
     },
     Background {
         weight: 7,
-        first: &[
-            "Raj", "Sanjay", "Amit", "Vikram", "Arjun", "Rohan", "Sunil", "Harpreet", "Gurpreet", "Priya", "Anjali", "Sunita", "Pooja", "Kiran", "Neha", "Simran",
-            "Deepak", "Ravi",
-        ],
-        last: &[
-            "Patel", "Singh", "Kaur", "Sharma", "Gupta", "Kumar", "Shah", "Mehta", "Joshi", "Desai", "Chauhan", "Parmar", "Mistry", "Gill", "Sandhu", "Dhillon",
-            "Das", "Bhatt",
-        ],
+        first: "Raj, Sanjay, Amit, Vikram, Arjun, Rohan, Sunil, Harpreet, Gurpreet, Priya, Anjali, Sunita, Pooja, \
+        Kiran, Neha, Simran, Deepak, Ravi",
+        last: "Patel, Singh, Kaur, Sharma, Gupta, Kumar, Shah, Mehta, Joshi, Desai, Chauhan, Parmar, Mistry, Gill, \
+        Sandhu, Dhillon, Das, Bhatt",
     },
     Background {
         weight: 8,
-        first: &[
-            "Kwame", "Kofi", "Chinedu", "Emeka", "Oluwaseun", "Tunde", "Femi", "Ade", "Ngozi", "Chioma", "Funmilayo", "Adaeze", "Abena", "Grace", "Precious",
-            "Blessing", "Esther",
-        ],
-        last: &[
-            "Okafor", "Okonkwo", "Adeyemi", "Adebayo", "Oyelaran", "Mensah", "Owusu", "Boateng", "Asante", "Osei", "Nwosu", "Eze", "Obi", "Bello", "Adeleke",
-            "Ogunleye",
-        ],
+        first: "Kwame, Kofi, Chinedu, Emeka, Oluwaseun, Tunde, Femi, Ade, Ngozi, Chioma, Funmilayo, Adaeze, Abena, \
+        Grace, Precious, Blessing, Esther",
+        last: "Okafor, Okonkwo, Adeyemi, Adebayo, Oyelaran, Mensah, Owusu, Boateng, Asante, Osei, Nwosu, Eze, Obi, \
+        Bello, Adeleke, Ogunleye",
     },
     Background {
         weight: 6,
-        first: &["Tyrone", "Marcus", "Jermaine", "Andre", "Delroy", "Winston", "Leroy", "Marcia", "Janet", "Beverley", "Shanice", "Chantelle", "Jasmine", "Denise"],
-        last: &[
-            "Campbell", "Francis", "Grant", "Stewart", "Reid", "Gordon", "Henry", "Samuels", "Bailey", "Brown", "Williams", "Thompson", "Clarke", "Forbes",
-            "Morrison",
-        ],
+        first: "Tyrone, Marcus, Jermaine, Andre, Delroy, Winston, Leroy, Marcia, Janet, Beverley, Shanice, \
+        Chantelle, Jasmine, Denise",
+        last: "Campbell, Francis, Grant, Stewart, Reid, Gordon, Henry, Samuels, Bailey, Brown, Williams, Thompson, \
+        Clarke, Forbes, Morrison",
     },
     Background {
         weight: 7,
-        first: &["Piotr", "Tomasz", "Krzysztof", "Marek", "Andrei", "Florin", "Ionut", "Agnieszka", "Katarzyna", "Magdalena", "Anna", "Elena", "Ioana", "Daria"],
-        last: &[
-            "Kowalski", "Nowak", "Wisniewski", "Wojcik", "Kaminski", "Lewandowski", "Zielinski", "Popescu", "Ionescu", "Popa", "Dumitru", "Stan", "Horvath",
-            "Petrov",
-        ],
+        first: "Piotr, Tomasz, Krzysztof, Marek, Andrei, Florin, Ionut, Agnieszka, Katarzyna, Magdalena, Anna, \
+        Elena, Ioana, Daria",
+        last: "Kowalski, Nowak, Wisniewski, Wojcik, Kaminski, Lewandowski, Zielinski, Popescu, Ionescu, Popa, \
+        Dumitru, Stan, Horvath, Petrov",
     },
     Background {
         weight: 4,
-        first: &["Mehmet", "Mustafa", "Emre", "Ayse", "Elif", "Zeynep", "Leila", "Andreas", "Nikos", "Eleni"],
-        last: &["Yilmaz", "Kaya", "Demir", "Celik", "Sahin", "Ozturk", "Arslan", "Papadopoulos", "Georgiou", "Christodoulou", "Nicolaou"],
+        first: "Mehmet, Mustafa, Emre, Ayse, Elif, Zeynep, Leila, Andreas, Nikos, Eleni",
+        last: "Yilmaz, Kaya, Demir, Celik, Sahin, Ozturk, Arslan, Papadopoulos, Georgiou, Christodoulou, Nicolaou",
     },
     Background {
         weight: 4,
-        first: &["Luca", "Marco", "Jose", "Carlos", "Joao", "Sofia", "Giulia", "Maria", "Ana", "Ines", "Lucia"],
-        last: &["Rossi", "Russo", "Esposito", "Silva", "Santos", "Ferreira", "Pereira", "Rodrigues", "Costa", "Fernandes", "Garcia", "Martinez", "Gomes"],
+        first: "Luca, Marco, Jose, Carlos, Joao, Sofia, Giulia, Maria, Ana, Ines, Lucia",
+        last: "Rossi, Russo, Esposito, Silva, Santos, Ferreira, Pereira, Rodrigues, Costa, Fernandes, Garcia, \
+        Martinez, Gomes",
     },
     Background {
         weight: 2,
-        first: &["Wei", "Jun", "Hao", "Mei", "Li", "Ying", "Minh", "Linh", "Thanh"],
-        last: &["Chen", "Wang", "Zhang", "Liu", "Huang", "Wong", "Nguyen", "Tran", "Pham", "Lam"],
+        first: "Wei, Jun, Hao, Mei, Li, Ying, Minh, Linh, Thanh",
+        last: "Chen, Wang, Zhang, Liu, Huang, Wong, Nguyen, Tran, Pham, Lam",
     },
     Background {
         weight: 1,
-        first: &["Abdi", "Abdirahman", "Mahad", "Hodan", "Amina", "Fadumo", "Ayaan"],
-        last: &["Abdi", "Mohamed", "Hussein", "Farah", "Warsame", "Osman", "Jama", "Ahmed"],
+        first: "Abdi, Abdirahman, Mahad, Hodan, Amina, Fadumo, Ayaan",
+        last: "Abdi, Mohamed, Hussein, Farah, Warsame, Osman, Jama, Ahmed",
     },
 ];
 
 /// Stems of common London street names.
-const STREET_STEMS: &[&str] = &[
-    "Station", "Church", "Park", "Victoria", "Albert", "Queen's", "King's", "Manor", "Mill", "Windsor", "York", "Stanley", "Alexandra", "Richmond", "Cedar",
-    "Elm", "Oak", "Ash", "Beech", "Chestnut", "Willow", "Acacia", "Holly", "Cromwell", "Nelson", "Wellington", "Gladstone", "Palmerston", "Milton",
-    "Shakespeare", "Tennyson", "Byron", "Chaucer", "Dickens", "Kingsley", "Warwick", "Sandringham", "Balmoral", "Clarence", "Cambridge", "Oxford",
-    "Devonshire", "Bedford", "Salisbury", "Lansdowne", "Belmont", "Springfield", "Highfield", "Westfield", "Brookfield", "Fairfield", "Mayfield",
-    "Chatsworth", "Kenilworth", "Coronation", "Jubilee", "Regent", "Trinity", "St John's", "St Mary's", "St Paul's", "Chapel", "School", "Marsh", "Meadow",
-    "Orchard", "Garden", "Cavendish", "Grosvenor", "Portland", "Clifton", "Hamilton", "Thornton", "Norfolk", "Suffolk", "Essex", "Kent", "Surrey", "Sussex",
-    "Dorset", "Devon", "Somerset", "Lancaster", "Durham", "Woodland", "Forest", "Heath", "Lime", "Sycamore", "Hawthorn", "Laburnum", "Poplar", "Rowan",
-    "Maple", "Hazel", "Myrtle", "Rosebery", "Beaconsfield", "Lincoln", "Cranbrook", "Burlington", "Egerton", "Melbourne", "Sidney", "Raleigh", "Drake",
-    "Churchill", "Milner", "Russell", "Howard", "Percy", "Spencer", "Stanhope", "Waverley", "Avondale", "Elmwood", "Oakwood", "Ravenscourt", "Hartington",
-    "Mansfield", "Ferndale", "Rosedale", "Hollybush", "Malvern", "Chiltern", "Pembroke", "Carlton", "Tavistock", "Northumberland", "Denmark", "Hanover",
-    "Brunswick", "Coldharbour", "Vicarage", "Rectory", "Hampton", "Ashburton", "Glenfield", "Stamford", "Fernhill", "Marlborough", "Beresford",
-    "Blenheim", "Claremont", "Edinburgh", "Gloucester", "Kingston", "Lyndhurst", "Somerville", "Wolseley", "Arundel", "Buckingham", "Cowper",
-];
+const STREET_STEMS: &str =
+    "Station, Church, Park, Victoria, Albert, Queen's, King's, Manor, Mill, Windsor, York, Stanley, \
+    Alexandra, Richmond, Cedar, Elm, Oak, Ash, Beech, Chestnut, Willow, Acacia, Holly, Cromwell, \
+    Nelson, Wellington, Gladstone, Palmerston, Milton, Shakespeare, Tennyson, Byron, Chaucer, Dickens, \
+    Kingsley, Warwick, Sandringham, Balmoral, Clarence, Cambridge, Oxford, Devonshire, Bedford, \
+    Salisbury, Lansdowne, Belmont, Springfield, Highfield, Westfield, Brookfield, Fairfield, Mayfield, \
+    Chatsworth, Kenilworth, Coronation, Jubilee, Regent, Trinity, St John's, St Mary's, St Paul's, \
+    Chapel, School, Marsh, Meadow, Orchard, Garden, Cavendish, Grosvenor, Portland, Clifton, Hamilton, \
+    Thornton, Norfolk, Suffolk, Essex, Kent, Surrey, Sussex, Dorset, Devon, Somerset, Lancaster, \
+    Durham, Woodland, Forest, Heath, Lime, Sycamore, Hawthorn, Laburnum, Poplar, Rowan, Maple, Hazel, \
+    Myrtle, Rosebery, Beaconsfield, Lincoln, Cranbrook, Burlington, Egerton, Melbourne, Sidney, \
+    Raleigh, Drake, Churchill, Milner, Russell, Howard, Percy, Spencer, Stanhope, Waverley, Avondale, \
+    Elmwood, Oakwood, Ravenscourt, Hartington, Mansfield, Ferndale, Rosedale, Hollybush, Malvern, \
+    Chiltern, Pembroke, Carlton, Tavistock, Northumberland, Denmark, Hanover, Brunswick, Coldharbour, \
+    Vicarage, Rectory, Hampton, Ashburton, Glenfield, Stamford, Fernhill, Marlborough, Beresford, \
+    Blenheim, Claremont, Edinburgh, Gloucester, Kingston, Lyndhurst, Somerville, Wolseley, Arundel, \
+    Buckingham, Cowper";
 
 /// Street suffixes with their rough frequency in London.
 const STREET_SUFFIXES: &[(&str, u32)] = &[
@@ -563,22 +593,36 @@ const STREET_SUFFIXES: &[(&str, u32)] = &[
     ("Hill", 1),
 ];
 
-const HIGH_STREETS: &[&str] = &["High Street", "High Road", "The Broadway", "London Road", "Station Parade", "The Parade", "Market Street", "Broadway"];
+/// Names for parks, estates, stations and the like.
+const PLACE_STEMS: &str =
+    "Albert, Windsor, Cavendish, Grosvenor, Highfield, Springfield, Westfield, Brookfield, Mayfield, \
+    Kingsmead, Northfield, Oakwood, Elmwood, Ravenscourt, Tennyson, Shakespeare, Milton, Dickens, \
+    Chaucer, Wellington, Nelson, Churchill, Gladstone, Palmerston, Brunswick, Hanover, Trinity, \
+    Coldharbour, Clarence, Chatsworth, Kenilworth, Lansdowne, Belmont, Fairfield, Rosebery, \
+    Beaconsfield, Waverley, Avondale, Ferndale, Rosedale, Hollybush, Malvern, Chiltern, Pembroke, \
+    Carlton, Tavistock, Marlborough, Blenheim, Claremont, Somerville, Wolseley, Arundel, Cowper, \
+    Ashburton, Glenfield, Fernhill, Lyndhurst, Hartington, Mansfield, Burlington, Melbourne, Raleigh, \
+    Russell, Spencer, Stanhope, Hamilton, Thornton, Clifton, Sandringham, Balmoral, Kingsley, Byron, \
+    Cromwell, Alexandra, Meadowbank, Brookside, Woodside, Parkside, Millfield, Larkhall, Heathfield, \
+    Ashmead, Oakfield, Greenway, Lindens";
 
-const SHOPS: &[&str] = &[
-    "Tesco Express", "Sainsbury's Local", "Co-op", "Lidl", "Iceland", "McDonald's", "KFC", "Chicken Cottage", "Greggs", "Costa Coffee", "Boots", "Paddy Power",
-    "William Hill", "Ladbrokes", "Poundland", "Londis", "Premier Stores", "Best-one", "the Red Lion", "the Crown", "the Royal Oak", "the White Hart",
-    "the King's Head", "the Railway Tavern", "the cash machine", "the launderette", "the chicken shop", "the off-licence",
-];
+const HIGH_STREETS: &str =
+    "High Street, High Road, The Broadway, London Road, Station Parade, The Parade, Market Street, \
+    Broadway";
+
+const SHOPS: &str =
+    "Tesco Express, Sainsbury's Local, Co-op, Lidl, Iceland, McDonald's, KFC, Chicken Cottage, Greggs, \
+    Costa Coffee, Boots, Paddy Power, William Hill, Ladbrokes, Poundland, Londis, Premier Stores, \
+    Best-one, the Red Lion, the Crown, the Royal Oak, the White Hart, the King's Head, \
+    the Railway Tavern, the cash machine, the launderette, the chicken shop, the off-licence";
 
 /// Letters Royal Mail uses in the inward code.
 const INWARD_LETTERS: &[u8] = b"ABDEFGHJLNPQRSTUWXYZ";
 
 /// Boroughs with more flats than houses.
-const INNER: &[&str] = &[
-    "Camden", "Islington", "Westminster", "Kensington and Chelsea", "Tower Hamlets", "Hackney", "Southwark", "Lambeth", "Hammersmith and Fulham", "Wandsworth",
-    "Newham", "Lewisham", "Haringey",
-];
+const INNER: &str =
+    "Camden, Islington, Westminster, Kensington and Chelsea, Tower Hamlets, Hackney, Southwark, Lambeth, \
+    Hammersmith and Fulham, Wandsworth, Newham, Lewisham, Haringey";
 
 /// Relative ASB volume by borough (Westminster and the busy inner boroughs high, the leafy outer
 /// ones low): shares people, and so incidents, between boroughs.
@@ -591,6 +635,37 @@ fn borough_weight(b: &Borough) -> f64 {
         "Richmond upon Thames" | "Kingston upon Thames" | "Sutton" | "Harrow" => 0.6,
         "Bexley" | "Bromley" | "Havering" | "Merton" => 0.8,
         _ => 0.95,
+    }
+}
+
+fn words(list: &'static str) -> Vec<&'static str> {
+    list.split(',').map(str::trim).filter(|w| !w.is_empty()).collect()
+}
+
+/// The word lists, split once.
+struct Words {
+    backgrounds: Vec<((), u32)>,
+    first: Vec<Vec<&'static str>>,
+    last: Vec<Vec<&'static str>>,
+    street_stems: Vec<&'static str>,
+    place_stems: Vec<&'static str>,
+    high_streets: Vec<&'static str>,
+    shops: Vec<&'static str>,
+    inner: Vec<&'static str>,
+}
+
+impl Words {
+    fn new() -> Words {
+        Words {
+            backgrounds: BACKGROUNDS.iter().map(|b| ((), b.weight)).collect(),
+            first: BACKGROUNDS.iter().map(|b| words(b.first)).collect(),
+            last: BACKGROUNDS.iter().map(|b| words(b.last)).collect(),
+            street_stems: words(STREET_STEMS),
+            place_stems: words(PLACE_STEMS),
+            high_streets: words(HIGH_STREETS),
+            shops: words(SHOPS),
+            inner: words(INNER),
+        }
     }
 }
 
@@ -624,6 +699,7 @@ struct BoroughWorld {
 struct Caller {
     person: u32,
     home: u32,
+    /// Position in `Gen::boroughs` (boroughs with people only).
     borough: u16,
     /// 0 occasional (1–5 reports), 1 repeat (6–10), 2 heavy (11+).
     class: u8,
@@ -642,12 +718,15 @@ struct Caller {
 // Incident types and words.
 
 const PERSONAL_TYPES: &[(u16, u32)] = &[(204, 42), (211, 22), (202, 16), (217, 14), (206, 4), (201, 2)];
-const NUISANCE_TYPES: &[(u16, u32)] = &[(202, 50), (201, 14), (211, 10), (209, 6), (212, 5), (207, 4), (213, 2), (210, 2), (206, 2), (205, 2), (204, 2)];
+const NUISANCE_TYPES: &[(u16, u32)] =
+    &[(202, 50), (201, 14), (211, 10), (209, 6), (212, 5), (207, 4), (213, 2), (210, 2), (206, 2), (205, 2), (204, 2)];
 /// Nuisance in the fireworks season (late October to mid November, New Year).
-const NUISANCE_FIREWORKS: &[(u16, u32)] = &[(202, 50), (201, 14), (211, 10), (209, 5), (212, 4), (207, 3), (213, 45), (210, 1), (206, 2), (205, 2), (204, 2)];
+const NUISANCE_FIREWORKS: &[(u16, u32)] =
+    &[(202, 50), (201, 14), (211, 10), (209, 5), (212, 4), (207, 3), (213, 45), (210, 1), (206, 2), (205, 2), (204, 2)];
 const ENVIRONMENTAL_TYPES: &[(u16, u32)] = &[(205, 60), (200, 25), (206, 15)];
 /// Personal, nuisance and environmental shares (MPS 2018/19, per mille).
-const CATEGORY_SHARES: &[(Category, u32)] = &[(Category::Personal, 115), (Category::Nuisance, 855), (Category::Environmental, 30)];
+const CATEGORY_SHARES: &[(Category, u32)] =
+    &[(Category::Personal, 115), (Category::Nuisance, 855), (Category::Environmental, 30)];
 
 fn types_for(cat: Category) -> &'static [(u16, u32)] {
     match cat {
@@ -692,8 +771,8 @@ fn narrative_templates(code: u16, cat: Category) -> &'static [&'static str] {
             "Group of about {n} youths shouting and swearing {when}.",
             "Large group gathering {when}, drinking and being abusive to passers-by.",
             "Youths on bikes riding on the pavement and intimidating pedestrians {when}.",
-            "Group congregating in the stairwell, smoking cannabis and leaving rubbish.",
-            "Group of about {n} kicking a ball against shop shutters {when}.",
+            "Group congregating, smoking cannabis and leaving rubbish {when}.",
+            "Group of about {n} throwing stones and kicking bins over {when}.",
             "Males arguing loudly in the street {when}; no weapons seen.",
         ],
         (201, _) => &[
@@ -736,14 +815,14 @@ fn narrative_templates(code: u16, cat: Category) -> &'static [&'static str] {
             "Dogs barking constantly in a back garden {when}.",
         ],
         (205, _) => &[
-            "Fly-tipped mattresses and rubbish bags in the alleyway.",
-            "Used needles found near the children's play area.",
-            "Nitrous oxide canisters littered across the car park.",
+            "Fly-tipped mattresses and black bags dumped overnight.",
+            "Used needles and foil found on the ground; caller worried about children.",
+            "Nitrous oxide canisters littered everywhere after a gathering {when}.",
         ],
         (200, _) => &[
             "Car with flat tyres and no tax parked in the same place for weeks.",
             "Burnt-out moped left on the pavement.",
-            "Van with smashed windows abandoned on the estate road.",
+            "Van with smashed windows abandoned for over a month.",
         ],
         _ => &["Anti-social behaviour reported {when}."],
     }
@@ -794,7 +873,8 @@ impl RiskMemo {
         if let Some(hit) = self.memo[key] {
             return hit;
         }
-        let map: BTreeMap<String, bool> = QUESTIONS.iter().enumerate().map(|(i, q)| (q.to_string(), answers & (1 << i) != 0)).collect();
+        let map: BTreeMap<String, bool> =
+            QUESTIONS.iter().enumerate().map(|(i, q)| (q.to_string(), answers & (1 << i) != 0)).collect();
         let a = self.questionnaire.assess(&map, repeat);
         self.label = a.questionnaire;
         self.memo[key] = Some((a.score, a.level));
@@ -808,6 +888,7 @@ impl RiskMemo {
 struct Gen {
     plan: Plan,
     rng: ChaCha8Rng,
+    words: Words,
     t0: i64,
     now: i64,
     boroughs: Vec<BoroughWorld>,
@@ -825,7 +906,20 @@ impl Gen {
         let now = plan.opts.now.timestamp();
         let t0 = now - i64::from(plan.opts.years) * 365 * DAY;
         let rng = ChaCha8Rng::seed_from_u64(plan.opts.seed);
-        Gen { plan, rng, t0, now, boroughs: vec![], place_street: vec![], streets: vec![], kinds: vec![], callers: vec![], places: 0, people: 0 }
+        Gen {
+            plan,
+            rng,
+            words: Words::new(),
+            t0,
+            now,
+            boroughs: vec![],
+            place_street: vec![],
+            streets: vec![],
+            kinds: vec![],
+            callers: vec![],
+            places: 0,
+            people: 0,
+        }
     }
 
     fn place_id(&self, idx: u32) -> i64 {
@@ -854,7 +948,7 @@ impl Gen {
     fn street_names(&mut self, n: usize, high: usize) -> Vec<String> {
         let mut seen = HashSet::new();
         let mut names = Vec::with_capacity(n);
-        let mut highs: Vec<&str> = HIGH_STREETS.to_vec();
+        let mut highs = self.words.high_streets.clone();
         for _ in 0..high.min(highs.len()) {
             let i = self.rng.gen_range(0..highs.len());
             let name = highs.swap_remove(i).to_string();
@@ -863,7 +957,7 @@ impl Gen {
         }
         let mut tries = 0;
         while names.len() < n {
-            let stem = *pick(&mut self.rng, STREET_STEMS);
+            let stem = *pick(&mut self.rng, &self.words.street_stems);
             let (suffix, _) = STREET_SUFFIXES[weighted(&mut self.rng, STREET_SUFFIXES)];
             let name = format!("{stem} {suffix}");
             tries += 1;
@@ -898,13 +992,14 @@ impl Gen {
         let n_streets = (n / 6).clamp(40.min(n), 700).max(1);
         let n_high = if n_streets >= 10 { 1 + usize::from(n_streets >= 60) + usize::from(n_streets >= 200) } else { 0 };
         let names = self.street_names(n_streets, n_high);
-        let weights: Vec<f64> = (0..n_streets).map(|i| (0.7 * normal(&mut self.rng)).exp() * if i < n_high { 2.5 } else { 1.0 }).collect();
+        let weights: Vec<f64> =
+            (0..n_streets).map(|i| (0.7 * normal(&mut self.rng)).exp() * if i < n_high { 2.5 } else { 1.0 }).collect();
         let households: Vec<usize> = if n >= n_streets {
             allocate(&mut self.rng, &weights, n - n_streets).into_iter().map(|k| k + 1).collect()
         } else {
             allocate(&mut self.rng, &weights, n)
         };
-        let flat_p = if INNER.contains(&b.name) { 0.45 } else { 0.2 };
+        let flat_p = if self.words.inner.contains(&b.name) { 0.45 } else { 0.2 };
         let mut used = HashSet::new();
         let mut infos = Vec::with_capacity(n_streets);
         for (si, name) in names.into_iter().enumerate() {
@@ -919,26 +1014,34 @@ impl Gen {
             let mut buildings = vec![];
             let mut left = count;
             while left > 0 {
-                let k = if left >= 2 && chance(&mut self.rng, flats) { self.rng.gen_range(2..=12).min(left) } else { 1 };
+                let k =
+                    if left >= 2 && chance(&mut self.rng, flats) { self.rng.gen_range(2..=12).min(left) } else { 1 };
                 buildings.push(k);
                 left -= k;
             }
-            let length = (10.0 + 4.0 * buildings.len() as f64).min(150.0);
+            // The street has more houses than the system knows households in: number the known
+            // ones by a sorted sample of the street's numbers, a new postcode unit every 30.
+            let houses = ((45.0 * (0.7 * normal(&mut self.rng)).exp()) as usize).clamp(8, 400).max(buildings.len());
+            let mut numbers = Vec::with_capacity(buildings.len());
+            for k in 1..=houses {
+                if self.rng.gen_range(0..houses + 1 - k) < buildings.len() - numbers.len() {
+                    numbers.push(k as u32);
+                }
+            }
+            let length = (2.5 * houses as f64).clamp(20.0, 150.0);
             let bearing = self.rng.gen::<f64>() * std::f64::consts::PI;
             let street = self.streets.len() as u32;
             let first = self.places as u32;
-            let mut number = 0u32;
-            for (k, &flats_here) in buildings.iter().enumerate() {
-                number += 1;
-                if number == 13 && chance(&mut self.rng, 0.3) {
-                    number += 1;
-                }
-                if k > 0 && k % 14 == 0 {
+            let mut block = 0;
+            for (&flats_here, &number) in buildings.iter().zip(&numbers) {
+                if number / 30 != block {
+                    block = number / 30;
                     postcode = self.postcode(district, sector, &mut used);
                 }
-                let along = ((k as f64 + 0.5) / buildings.len() as f64 - 0.5) * length;
+                let along = (f64::from(number) / houses as f64 - 0.5) * length;
                 let side = if number % 2 == 0 { 8.0 } else { -8.0 };
-                let (north, east) = (along * bearing.cos() - side * bearing.sin(), along * bearing.sin() + side * bearing.cos());
+                let (north, east) =
+                    (along * bearing.cos() - side * bearing.sin(), along * bearing.sin() + side * bearing.cos());
                 let (lat, lon) = shift(clat, clon, north, east);
                 let cell = h3(lat, lon);
                 let lettered = flats_here <= 4 && chance(&mut self.rng, 0.5);
@@ -952,7 +1055,7 @@ impl Gen {
                 }
             }
             self.streets.push((first, self.places as u32 - first));
-            infos.push(StreetInfo { name, lat: clat, lon: clon, postcode: first_postcode, max_number: number.max(1) });
+            infos.push(StreetInfo { name, lat: clat, lon: clon, postcode: first_postcode, max_number: houses as u32 });
         }
 
         // Hotspots: shops, pubs, parks, stations, estates; some draw far more reports than others.
@@ -999,7 +1102,9 @@ impl Gen {
                     continue;
                 }
                 let (p, place) = (p as u32, (i64::from(home) + d) as u32);
-                if self.kinds[p as usize] == PersonKind::Subject && self.place_street[place as usize] == self.place_street[home as usize] {
+                if self.kinds[p as usize] == PersonKind::Subject
+                    && self.place_street[place as usize] == self.place_street[home as usize]
+                {
                     neighbour = p;
                     break;
                 }
@@ -1025,13 +1130,13 @@ impl Gen {
     fn hotspot_address(&mut self, infos: &[StreetInfo], n_high: usize) -> (String, usize) {
         let rng = &mut self.rng;
         let any = rng.gen_range(0..infos.len());
-        let stem = *pick(rng, STREET_STEMS);
+        let stem = *pick(rng, &self.words.place_stems);
         let kind = rng.gen_range(0..100);
         if kind < 35 && n_high > 0 {
             let si = rng.gen_range(0..n_high);
             let s = &infos[si];
             let number = rng.gen_range(1..=s.max_number.max(40) + 80);
-            return (format!("Outside {}, {number} {}", pick(rng, SHOPS), s.name), si);
+            return (format!("Outside {}, {number} {}", pick(rng, &self.words.shops), s.name), si);
         }
         let s = &infos[any];
         let number = rng.gen_range(1..=s.max_number);
@@ -1050,7 +1155,7 @@ impl Gen {
                 _ => format!("Bus stop outside {number} {}", s.name),
             },
             62..=79 => match rng.gen_range(0..4) {
-                0 => format!("Stairwell, {stem} House, {} Estate", pick(rng, STREET_STEMS)),
+                0 => format!("Stairwell, {stem} House, {} Estate", pick(rng, &self.words.place_stems)),
                 1 => format!("Car park, {stem} Estate"),
                 2 => format!("Garages rear of {number} {}", s.name),
                 _ => format!("Communal garden, {stem} Court"),
@@ -1084,7 +1189,8 @@ impl Gen {
         let place = self.places as u32;
         let person = self.people as u32;
         let u: f64 = self.rng.gen();
-        let kind = if u < 0.6 {
+        // The first person calls, so even a tiny run has someone to report its incidents.
+        let kind = if u < 0.6 || person == 0 {
             PersonKind::Caller
         } else if u < 0.9 {
             PersonKind::Subject
@@ -1129,7 +1235,7 @@ impl Gen {
             PersonKind::Caller => self.callers.push(Caller {
                 person,
                 home: place,
-                borough: world.index as u16,
+                borough: self.boroughs.len() as u16,
                 class: 0,
                 prefs: [0; 3],
                 focus_hot: NONE,
@@ -1150,10 +1256,12 @@ impl Gen {
     }
 
     fn name(&mut self) -> String {
-        let bg = &BACKGROUNDS[weighted(&mut self.rng, &BACKGROUNDS.iter().map(|b| ((), b.weight)).collect::<Vec<_>>())];
-        let first = bg.first[zipf(&mut self.rng, bg.first.len(), 8.0)];
+        let bg = weighted(&mut self.rng, &self.words.backgrounds);
+        let firsts = &self.words.first[bg];
+        let first = firsts[zipf(&mut self.rng, firsts.len(), 8.0)];
         // One in ten takes a surname from another background (marriage, adoption, heritage).
-        let lasts = if chance(&mut self.rng, 0.1) { pick(&mut self.rng, &BACKGROUNDS).last } else { bg.last };
+        let lasts =
+            if chance(&mut self.rng, 0.1) { pick(&mut self.rng, &self.words.last) } else { &self.words.last[bg] };
         let last = lasts[zipf(&mut self.rng, lasts.len(), 8.0)];
         format!("{first} {last}")
     }
@@ -1164,12 +1272,10 @@ impl Gen {
         NaiveDate::from_yo_opt(year, day).map(|d| d.format("%Y-%m-%d").to_string())
     }
 
-    /// A UK mobile in E.164, unique to the person id: an affine permutation of 500 million
-    /// numbers (07 then 4, 5, 7, 8 or 9 then eight digits).
+    /// A UK mobile in E.164 (07, then 4, 5, 7, 8 or 9, then eight digits), unique to the person
+    /// id across runs: the id through a fixed permutation of the 500 million such numbers.
     fn phone(&self, person: u32) -> String {
-        const SPACE: u64 = 500_000_000;
-        let id = self.person_id(person) as u64 % SPACE;
-        let n = (id * 387_420_489 + 91_823_117) % SPACE; // 3^18 is coprime to 2^8·5^9
+        let n = phone_index(self.person_id(person) as u64);
         let lead = [4, 5, 7, 8, 9][(n / 100_000_000) as usize];
         format!("+447{lead}{:08}", n % 100_000_000)
     }
@@ -1281,7 +1387,8 @@ impl Gen {
         let rel = (t - self.t0) as u32;
         let caller = &self.callers[ci];
         let repeat = caller.last != NONE && rel - caller.last < YEAR_SECS;
-        let (class, borough_i, home, prefs, focus, neighbour) = (caller.class, caller.borough as usize, caller.home, caller.prefs, caller.focus_hot, caller.neighbour);
+        let (class, borough_i, home, prefs, focus, neighbour) =
+            (caller.class, caller.borough as usize, caller.home, caller.prefs, caller.focus_hot, caller.neighbour);
         let (disabled, isolated, children, person) = (caller.disabled, caller.isolated, caller.children, caller.person);
         self.callers[ci].last = rel;
         let rng = &mut self.rng;
@@ -1313,8 +1420,15 @@ impl Gen {
         let hot = |rng: &mut ChaCha8Rng| world.hot_start + zipf(rng, world.hot_n as usize, 1.0) as u32;
         let u: f64 = rng.gen();
         let place = match cat {
+            Category::Personal if matches!(type_code, 204 | 217) => {
+                if u < 0.93 {
+                    home
+                } else {
+                    near
+                }
+            }
             Category::Personal => {
-                if u < 0.85 {
+                if u < 0.8 {
                     home
                 } else if u < 0.95 {
                     near
@@ -1375,9 +1489,21 @@ impl Gen {
             (orgs.victim_support, false)
         };
         let channel = if police {
-            [(Channel::Phone101, 66), (Channel::Phone999, 11), (Channel::Online, 18), (Channel::InPerson, 3), (Channel::Email, 2)]
+            [
+                (Channel::Phone101, 66),
+                (Channel::Phone999, 11),
+                (Channel::Online, 18),
+                (Channel::InPerson, 3),
+                (Channel::Email, 2),
+            ]
         } else {
-            [(Channel::PartnerReferral, 40), (Channel::Online, 25), (Channel::Email, 20), (Channel::InPerson, 8), (Channel::Phone101, 7)]
+            [
+                (Channel::PartnerReferral, 40),
+                (Channel::Online, 25),
+                (Channel::Email, 20),
+                (Channel::InPerson, 8),
+                (Channel::Phone101, 7),
+            ]
         };
         let channel = channel[weighted(rng, &channel)].0;
 
@@ -1475,7 +1601,8 @@ impl Gen {
         let status = if chance(rng, open_p) { "open" } else { "closed" };
 
         let templates = narrative_templates(type_code, cat);
-        let mut narrative = pick(rng, templates).replace("{when}", when_words(hour)).replace("{n}", &rng.gen_range(4..=15).to_string());
+        let mut narrative =
+            pick(rng, templates).replace("{when}", when_words(hour)).replace("{n}", &rng.gen_range(4..=15).to_string());
         if named {
             narrative.push_str(" Caller names the person responsible.");
         }
@@ -1487,7 +1614,10 @@ impl Gen {
         if t >= inc.year.1 || t < inc.year.1 - 366 * DAY {
             let dt = DateTime::from_timestamp(t, 0).unwrap_or_default();
             let year = dt.year();
-            let next = NaiveDate::from_ymd_opt(year + 1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc().timestamp()).unwrap_or(i64::MAX);
+            let next = NaiveDate::from_ymd_opt(year + 1, 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc().timestamp())
+                .unwrap_or(i64::MAX);
             inc.year = (year, next);
         }
         let year = inc.year.0;
@@ -1558,10 +1688,17 @@ mod tests {
             let counts = store.counts().await.expect("counts");
             store.close().await;
             let pool = pool(dir.path()).await;
-            let rows: Vec<(String, i64, i64, String, i64, String)> =
-                sqlx::query_as("SELECT reference, received_at, place_id, category, type_code, narrative FROM incidents ORDER BY id").fetch_all(&pool).await.expect("rows");
+            let rows: Vec<(String, i64, i64, String, i64, String)> = sqlx::query_as(
+                "SELECT reference, received_at, place_id, category, type_code, narrative FROM incidents ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("rows");
             let people: Vec<(Option<String>, Option<String>, Option<String>)> =
-                sqlx::query_as("SELECT name, phone, date_of_birth FROM people ORDER BY id").fetch_all(&pool).await.expect("people");
+                sqlx::query_as("SELECT name, phone, date_of_birth FROM people ORDER BY id")
+                    .fetch_all(&pool)
+                    .await
+                    .expect("people");
             digests.push((counts, rows, people));
             reports.push(GenerateReport { elapsed: Duration::ZERO, ..report });
         }
@@ -1578,10 +1715,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_dir(dir.path()).await.expect("open");
         let mut seen = vec![];
-        let r = generate(&store, &opts(20_000, 60_000, 42), &mut |done, total| seen.push((done, total))).await.expect("generate");
+        let r = generate(&store, &opts(20_000, 60_000, 42), &mut |done, total| seen.push((done, total)))
+            .await
+            .expect("generate");
         assert_eq!(seen, vec![(20_000, 60_000), (40_000, 60_000), (60_000, 60_000)]);
         assert_eq!((r.people, r.incidents), (20_000, 60_000));
-        let (six, ten) = (r.share_6_plus(), r.share_over_10());
+        let (six, ten) = (ratio(r.callers_6_plus_a_year, r.callers), ratio(r.callers_over_10_a_year, r.callers));
         assert!((six - 0.25).abs() < 0.03, "6+ a year: {six:.3} of {} callers", r.callers);
         assert!((ten - 1.0 / 7.0).abs() < 0.025, "over 10 a year: {ten:.3}");
         for (got, want) in r.category_shares.iter().zip([0.115, 0.855, 0.03]) {
@@ -1590,29 +1729,61 @@ mod tests {
         let [standard, medium, high] = r.risk_shares;
         assert!(standard > 0.6 && medium > 0.08 && high > 0.01 && high < 0.08, "risk shares {:?}", r.risk_shares);
         let counts = store.counts().await.expect("counts");
-        assert_eq!((counts.people, counts.incidents, counts.contacts, counts.places as usize), (20_000, 60_000, 60_000, r.places));
+        assert_eq!(
+            (counts.people, counts.incidents, counts.contacts, counts.places as usize),
+            (20_000, 60_000, 60_000, r.places)
+        );
         store.close().await;
 
         let pool = pool(dir.path()).await;
         let months: Vec<(String, i64)> =
-            sqlx::query_as("SELECT strftime('%m', received_at, 'unixepoch') m, COUNT(*) FROM incidents GROUP BY m").fetch_all(&pool).await.expect("months");
+            sqlx::query_as("SELECT strftime('%m', received_at, 'unixepoch') m, COUNT(*) FROM incidents GROUP BY m")
+                .fetch_all(&pool)
+                .await
+                .expect("months");
         assert_eq!(months.len(), 12, "every month has incidents");
-        let (t_min, t_max): (i64, i64) = sqlx::query_as("SELECT MIN(received_at), MAX(received_at) FROM incidents").fetch_one(&pool).await.expect("range");
+        let (t_min, t_max): (i64, i64) = sqlx::query_as("SELECT MIN(received_at), MAX(received_at) FROM incidents")
+            .fetch_one(&pool)
+            .await
+            .expect("range");
         assert!(t_min >= now().timestamp() - 2 * 365 * DAY && t_max < now().timestamp());
         let evening: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM incidents WHERE CAST(strftime('%H', received_at, 'unixepoch') AS INTEGER) BETWEEN 16 AND 22").fetch_one(&pool).await.expect("evening");
         assert!(evening > 60_000 * 35 / 100, "evenings are busiest: {evening}");
         let (postcodes, phones, refs): (Vec<String>, Vec<String>, Vec<String>) = (
             sqlx::query_scalar("SELECT DISTINCT postcode FROM places").fetch_all(&pool).await.expect("postcodes"),
-            sqlx::query_scalar("SELECT phone FROM people WHERE phone IS NOT NULL").fetch_all(&pool).await.expect("phones"),
-            sqlx::query_scalar("SELECT reference FROM incidents ORDER BY id LIMIT 2000").fetch_all(&pool).await.expect("refs"),
+            sqlx::query_scalar("SELECT phone FROM people WHERE phone IS NOT NULL")
+                .fetch_all(&pool)
+                .await
+                .expect("phones"),
+            sqlx::query_scalar("SELECT reference FROM incidents ORDER BY id LIMIT 2000")
+                .fetch_all(&pool)
+                .await
+                .expect("refs"),
         );
-        assert!(postcodes.iter().all(|p| Postcode::parse(p).map(|q| q.as_str() == p).unwrap_or(false)), "postcodes valid");
-        assert!(phones.iter().all(|p| PhoneNumber::parse(p).map(|q| q.as_e164() == p).unwrap_or(false)), "phones valid");
+        assert!(
+            postcodes.iter().all(|p| Postcode::parse(p).map(|q| q.as_str() == p).unwrap_or(false)),
+            "postcodes valid"
+        );
+        assert!(
+            phones.iter().all(|p| PhoneNumber::parse(p).map(|q| q.as_e164() == p).unwrap_or(false)),
+            "phones valid"
+        );
         assert_eq!(phones.iter().collect::<HashSet<_>>().len(), phones.len(), "phones unique");
         assert!((phones.len() as f64 / 20_000.0 - 0.9).abs() < 0.03);
         assert!(refs.iter().all(|r| r.parse::<IncidentRef>().is_ok()));
-        let subjects: f64 = sqlx::query_scalar("SELECT CAST(COUNT(DISTINCT incident_id) AS REAL) / 60000 FROM incident_people WHERE role = 'subject'").fetch_one(&pool).await.expect("subjects");
+        let unnamed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE name_norm IS NULL OR name_key IS NULL")
+                .fetch_one(&pool)
+                .await
+                .expect("names");
+        assert_eq!(unnamed, 0, "every generated name parses");
+        let subjects: f64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(DISTINCT incident_id) AS REAL) / 60000 FROM incident_people WHERE role = 'subject'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("subjects");
         assert!((subjects - 0.2).abs() < 0.04, "named subjects on {subjects:.3}");
         let force: f64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS REAL) / 60000 FROM incidents i JOIN organisations o ON o.id = i.organisation_id WHERE o.code = 'MPS'")
             .fetch_one(&pool)
@@ -1632,7 +1803,10 @@ mod tests {
         assert_eq!(counts.places as usize, first.places + second.places);
         store.close().await;
         let pool = pool(dir.path()).await;
-        let next: Vec<(i64, i64)> = sqlx::query_as("SELECT year, next_value FROM reference_counters ORDER BY year").fetch_all(&pool).await.expect("counters");
+        let next: Vec<(i64, i64)> = sqlx::query_as("SELECT year, next_value FROM reference_counters ORDER BY year")
+            .fetch_all(&pool)
+            .await
+            .expect("counters");
         let max_seq: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT 2000 + CAST(substr(reference, 5, 2) AS INTEGER) y, MAX(CAST(substr(reference, 8, length(reference) - 8) AS INTEGER)) FROM incidents GROUP BY y ORDER BY y",
         )
@@ -1643,6 +1817,24 @@ mod tests {
         for ((y, n), (y2, m)) in next.iter().zip(&max_seq) {
             assert_eq!((y, *n), (y2, m + 1), "counter continues after the references");
         }
+    }
+
+    #[tokio::test]
+    async fn tiny_and_odd_sizes() {
+        for (people, incidents, years) in [(1, 10, 1), (7, 0, 2), (40, 500, 3), (0, 0, 2)] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = Store::open_dir(dir.path()).await.expect("open");
+            let o = GenerateOptions { people, incidents, seed: 5, now: now(), years };
+            let r = generate(&store, &o, &mut |_, _| {}).await.expect("generate");
+            assert_eq!((r.people, r.incidents), (people, incidents), "{people}/{incidents}/{years}");
+            let counts = store.counts().await.expect("counts");
+            assert_eq!((counts.people as usize, counts.incidents as usize), (people, incidents));
+        }
+        let store = Store::open_dir(tempfile::tempdir().expect("tempdir").path()).await.expect("open");
+        assert!(generate(&store, &GenerateOptions { people: 0, incidents: 5, ..opts(0, 0, 1) }, &mut |_, _| {})
+            .await
+            .is_err());
+        assert!(generate(&store, &GenerateOptions { years: 0, ..opts(10, 10, 1) }, &mut |_, _| {}).await.is_err());
     }
 
     #[test]
@@ -1656,9 +1848,20 @@ mod tests {
     }
 
     #[test]
+    fn phone_numbers_are_a_permutation() {
+        let mut seen = HashSet::new();
+        for id in 0..200_000u64 {
+            let n = phone_index(id);
+            assert!(n < PHONE_SPACE && seen.insert(n), "id {id}");
+        }
+    }
+
+    #[test]
     fn bst_and_calendar() {
         let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default();
-        assert!(!is_bst(d(2025, 3, 29)) && is_bst(d(2025, 3, 30)) && is_bst(d(2025, 10, 25)) && !is_bst(d(2025, 10, 26)));
+        assert!(
+            !is_bst(d(2025, 3, 29)) && is_bst(d(2025, 3, 30)) && is_bst(d(2025, 10, 25)) && !is_bst(d(2025, 10, 26))
+        );
         let now = now().timestamp();
         let cal = Calendar::new(now - 730 * DAY, now);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -1678,24 +1881,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_dir(dir.path()).await.expect("open");
         let r = generate(&store, &opts(n / 3, n, 1), &mut |_, _| {}).await.expect("generate");
+        if let Ok(keep) = std::env::var("ASB_GEN_KEEP") {
+            let _ = std::fs::copy(dir.path().join("asb.db"), keep);
+        }
         println!(
             "{} incidents, {} people, {} places in {:.2?}: {:.0} incidents/s; 6+ {:.3}, >10 {:.3}, categories {:?}, risk {:?}",
             r.incidents,
             r.people,
             r.places,
             r.elapsed,
-            r.rate(),
-            r.share_6_plus(),
-            r.share_over_10(),
+            r.incidents as f64 / r.elapsed.as_secs_f64(),
+            ratio(r.callers_6_plus_a_year, r.callers),
+            ratio(r.callers_over_10_a_year, r.callers),
             r.category_shares,
             r.risk_shares
         );
     }
-}
-
-#[cfg(test)]
-mod profile {
-    use super::*;
 
     /// Generator alone, batches dropped: `cargo test --release -p asb --bin asb generate::profile -- --ignored --nocapture`
     #[tokio::test]
@@ -1724,7 +1925,11 @@ mod profile {
             }
         }
         let s = worker.await.expect("join").expect("run");
-        println!("generator only: {} incidents in {:.2?} (places+people done at {:.2?})", s.incidents, started.elapsed(), first_incidents);
+        println!(
+            "generator only: {} incidents in {:.2?} (places+people done at {:.2?})",
+            s.incidents,
+            started.elapsed(),
+            first_incidents
+        );
     }
 }
-

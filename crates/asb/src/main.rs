@@ -12,7 +12,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "asb", version, about = "Anti-social behaviour: first contact, recording to NSIR 2011, repeat and vulnerable victims")]
+#[command(
+    name = "asb",
+    version,
+    about = "Anti-social behaviour: first contact, recording to NSIR 2011, repeat and vulnerable victims"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,7 +36,9 @@ impl Db {
     async fn open(&self) -> Result<Store> {
         match &self.database {
             Some(url) => Store::connect(url).await.with_context(|| format!("opening {url}")),
-            None => Store::open_dir(&self.data_dir).await.with_context(|| format!("opening {}", self.data_dir.join("asb.db").display())),
+            None => Store::open_dir(&self.data_dir)
+                .await
+                .with_context(|| format!("opening {}", self.data_dir.join("asb.db").display())),
         }
     }
 }
@@ -152,7 +158,8 @@ async fn ensure_demo_users(store: &Store) -> Result<()> {
 
 async fn serve(args: &ServeArgs, store: Store, banner: impl FnOnce(&str)) -> Result<()> {
     let policies = load_policies(args.policies.as_deref())?;
-    let listener = tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let listener =
+        tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     banner(&format!("http://{addr}"));
     asb_server::serve(AppState::new(store, policies), listener).await?;
@@ -166,14 +173,23 @@ async fn run(cli: Cli) -> Result<()> {
             ensure_demo_users(&store).await?;
             if store.counts().await?.incidents == 0 {
                 eprintln!("Creating demo data: 20,000 people and 60,000 incidents over two years…");
-                let opts = generate::GenerateOptions { people: 20_000, incidents: 60_000, seed: 2011, now: chrono::Utc::now(), years: 2 };
+                let opts = generate::GenerateOptions {
+                    people: 20_000,
+                    incidents: 60_000,
+                    seed: 2011,
+                    now: chrono::Utc::now(),
+                    years: 2,
+                };
                 let report = generate::generate(&store, &opts, &mut |_, _| {}).await?;
                 eprintln!("Created in {:.1} s.", report.elapsed.as_secs_f64());
             }
             let counts = store.counts().await?;
             serve(&args, store, |url| {
                 println!("asb demo is running at {url}");
-                println!("  data: {} people, {} incidents, {} organisations", counts.people, counts.incidents, counts.organisations);
+                println!(
+                    "  data: {} people, {} incidents, {} organisations",
+                    counts.people, counts.incidents, counts.organisations
+                );
                 println!("  sign in as:");
                 for (u, name, _, _) in DEMO_USERS {
                     println!("    {u:<12} password {:<18} {name}", demo_password(u));
@@ -227,7 +243,12 @@ async fn run(cli: Cli) -> Result<()> {
                 100.0 * report.callers_over_10_a_year as f64 / report.callers.max(1) as f64
             );
             let s = report.category_shares;
-            println!("categories: personal {:.1}%, nuisance {:.1}%, environmental {:.1}%", 100.0 * s[0], 100.0 * s[1], 100.0 * s[2]);
+            println!(
+                "categories: personal {:.1}%, nuisance {:.1}%, environmental {:.1}%",
+                100.0 * s[0],
+                100.0 * s[1],
+                100.0 * s[2]
+            );
             Ok(())
         }
         Command::Token { command: TokenCommand::Issue { user, db } } => {
@@ -239,7 +260,9 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::User { command: UserCommand::Add { username, display_name, organisation, roles, password_stdin, db } } => {
+        Command::User {
+            command: UserCommand::Add { username, display_name, organisation, roles, password_stdin, db },
+        } => {
             let store = db.open().await?;
             store.seed_organisations().await?;
             let hash = if password_stdin {
@@ -263,7 +286,9 @@ async fn run(cli: Cli) -> Result<()> {
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ASB_LOG").unwrap_or_else(|_| "warn,asb=info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ASB_LOG").unwrap_or_else(|_| "warn,asb=info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
