@@ -333,3 +333,29 @@ async fn checks_are_logged_without_the_values_searched_for() {
     let text = latest.detail.to_string();
     assert!(!text.contains("900777") && !text.contains("Lucy"), "no searched-for values in the log: {text}");
 }
+
+#[tokio::test]
+async fn a_partner_caseworker_records_for_their_own_organisation() {
+    let app = TestApp::start().await;
+    app.store
+        .ensure_user("caseworker", "Council caseworker", "LBC-E09000012", &["partner_caseworker"], None)
+        .await
+        .unwrap();
+    let token = app.store.issue_token("caseworker", "api", None).await.unwrap();
+    let r: Value = app
+        .client
+        .post(format!("{}/api/v1/contacts", app.url))
+        .bearer_auth(token)
+        .json(&contact("Femi Adebayo", "07700 900888"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["organisation"], "London Borough of Hackney", "{r}");
+    // The police handler's first call then sees it.
+    let (_, police) = app.post_contact(&contact("Femi Adebayo", "07700 900888")).await;
+    assert_eq!(police["organisation"], "Metropolitan Police Service");
+    assert_eq!(police["repeat_victim"]["flag"], true);
+}

@@ -189,7 +189,7 @@ impl Store {
         let mut conn = self.write.acquire().await?;
         sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
         sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-        sqlx::query("PRAGMA wal_autocheckpoint = 1000").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
         Ok(())
     }

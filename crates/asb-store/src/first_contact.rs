@@ -52,14 +52,14 @@ impl From<&HistoryEntry> for IncidentSummary {
     }
 }
 
-/// Counts over an ASB history in the policy windows.
+/// Counts over an ASB history in the policy windows. `total` is all time; the rest cover the
+/// last 12 months (the longest policy window).
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct HistoryCounts {
     pub total: usize,
     pub last_90_days: usize,
     pub last_12_months: usize,
     pub by_partners: usize,
-    pub first_at: Option<DateTime<Utc>>,
     pub last_at: Option<DateTime<Utc>>,
     pub categories: BTreeMap<String, usize>,
     pub highest_risk: Option<RiskLevel>,
@@ -67,8 +67,8 @@ pub struct HistoryCounts {
     pub open: Vec<String>,
 }
 
-fn counts(now: DateTime<Utc>, entries: &[&HistoryEntry]) -> HistoryCounts {
-    let mut c = HistoryCounts { total: entries.len(), ..Default::default() };
+fn counts(now: DateTime<Utc>, entries: &[&HistoryEntry], total: usize) -> HistoryCounts {
+    let mut c = HistoryCounts { total, ..Default::default() };
     for e in entries {
         let age = now - e.received_at;
         if age <= Duration::days(90) {
@@ -85,7 +85,6 @@ fn counts(now: DateTime<Utc>, entries: &[&HistoryEntry]) -> HistoryCounts {
         if e.is_open() {
             c.open.push(e.reference.clone());
         }
-        c.first_at = Some(c.first_at.map_or(e.received_at, |f| f.min(e.received_at)));
         c.last_at = Some(c.last_at.map_or(e.received_at, |f| f.max(e.received_at)));
     }
     c
@@ -169,7 +168,10 @@ pub struct RecordOutcome {
 struct Findings {
     people: Vec<PersonMatch>,
     person_history: Vec<(i64, HistoryEntry)>,
+    person_totals: Vec<(i64, i64)>,
     places: PlaceMatch,
+    /// Reports at the place in the last 12 months, and the newest open ones.
+    place_aggregate: (usize, Vec<String>),
     place_history: Vec<HistoryEntry>,
     subject_history: Option<Vec<HistoryEntry>>,
 }
@@ -201,16 +203,22 @@ async fn find(conn: &mut SqliteConnection, p: &Policies, now: DateTime<Utc>, k: 
     )
     .await?;
     let ids: Vec<i64> = people.iter().map(|m| m.id).collect();
-    let person_history = history::for_people(conn, &ids).await?;
-    let since = ts(now - Duration::days(p.repeat_location.window_days.max(365)));
-    let place_history = history::for_places(conn, &places.all_with_distance(), since).await?;
+    // Entries as far back as the longest policy window; all-time totals by count alone.
+    let longest =
+        p.repeat_victim.window_days.max(p.vulnerability.window_days).max(i64::from(p.case_review.window_months) * 31);
+    let person_history = history::for_people(conn, &ids, ts(now - Duration::days(longest))).await?;
+    let person_totals = history::totals_for_people(conn, &ids).await?;
+    let near = places.all_with_distance();
+    let place_history =
+        history::for_places(conn, &near, ts(now - Duration::days(p.repeat_location.window_days))).await?;
+    let place_aggregate = history::place_aggregate(conn, &near, ts(now - Duration::days(365))).await?;
     let subject_history = match k.subject {
         Some(s) => Some(
             history::for_subject(conn, s.normalised(), ts(now - Duration::days(p.repeat_subject.window_days))).await?,
         ),
         None => None,
     };
-    Ok(Findings { people, person_history, places, place_history, subject_history })
+    Ok(Findings { people, person_history, person_totals, places, place_aggregate, place_history, subject_history })
 }
 
 /// Verdicts from findings. `recording` counts the contact being recorded in the case review.
@@ -252,7 +260,11 @@ async fn describe_people(conn: &mut SqliteConnection, now: DateTime<Utc>, f: &Fi
             address,
             postcode,
             matched_on: m.reasons.clone(),
-            history: counts(now, &mine),
+            history: counts(
+                now,
+                &mine,
+                f.person_totals.iter().find(|(p, _)| *p == id).map_or(mine.len(), |(_, n)| *n as usize),
+            ),
             incidents: mine.iter().take(SHOWN).map(|e| IncidentSummary::from(*e)).collect(),
         });
     }
@@ -269,7 +281,11 @@ fn place_summary(p: &Policies, now: DateTime<Utc>, k: &Keys<'_>, f: &Findings) -
         lon: f.places.centre.map(|c| c.lon()),
         places_matched: f.places.all_with_distance().len(),
         radius_m: p.repeat_location.radius_m,
-        history: counts(now, &entries),
+        history: HistoryCounts {
+            last_12_months: f.place_aggregate.0,
+            open: f.place_aggregate.1.clone(),
+            ..counts(now, &entries, f.place_aggregate.0)
+        },
         incidents: entries.iter().take(SHOWN).map(|e| IncidentSummary::from(*e)).collect(),
     }
 }
@@ -341,13 +357,23 @@ impl Store {
     ) -> Result<RecordOutcome> {
         let received_at = c.received_at.unwrap_or(now);
         let mut tx = self.write.begin().await?;
-        let org_code = c.organisation.as_deref().unwrap_or(orgs::FORCE_CODE);
-        let org = orgs::by_code(&mut tx, org_code).await?.ok_or_else(|| {
-            StoreError::Invalid(vec![FieldError::new(
-                "organisation",
-                format!("'{org_code}' is not an organisation in this system"),
-            )])
-        })?;
+        // A report belongs to the organisation named, else to the recording user's own.
+        let users_org = match (&c.organisation, user_id) {
+            (None, Some(u)) => orgs::of_user(&mut tx, u).await?,
+            _ => None,
+        };
+        let org = match users_org {
+            Some(o) => o,
+            None => {
+                let code = c.organisation.as_deref().unwrap_or(orgs::FORCE_CODE);
+                orgs::by_code(&mut tx, code).await?.ok_or_else(|| {
+                    StoreError::Invalid(vec![FieldError::new(
+                        "organisation",
+                        format!("'{code}' is not an organisation in this system"),
+                    )])
+                })?
+            }
+        };
 
         let keys = Keys {
             phone: c.caller.phone.as_ref(),

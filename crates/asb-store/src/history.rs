@@ -47,26 +47,52 @@ fn entry(r: Row, distance: Option<f64>) -> (HistoryEntry, Option<i64>) {
     )
 }
 
-/// Every incident involving any of the people, newest first, with the person each row is for.
-pub(crate) async fn for_people(conn: &mut SqliteConnection, people: &[i64]) -> Result<Vec<(i64, HistoryEntry)>> {
+fn list(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Incidents involving any of the people since `since` (epoch seconds), newest first, with the
+/// person each row is for.
+pub(crate) async fn for_people(
+    conn: &mut SqliteConnection,
+    people: &[i64],
+    since: i64,
+) -> Result<Vec<(i64, HistoryEntry)>> {
     if people.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
         "{SELECT} ip.person_id FROM incident_people ip
          JOIN incidents i ON i.id = ip.incident_id JOIN organisations o ON o.id = i.organisation_id
-         WHERE ip.person_id IN ({}) ORDER BY i.received_at DESC LIMIT ?",
-        vec!["?"; people.len()].join(", ")
+         WHERE ip.person_id IN ({}) AND i.received_at >= ? ORDER BY i.received_at DESC LIMIT ?",
+        list(people.len())
     );
     let mut q = sqlx::query_as::<_, Row>(&sql);
     for p in people {
         q = q.bind(p);
     }
-    let rows = q.bind(MAX_ROWS).fetch_all(conn).await?;
+    let rows = q.bind(since).bind(MAX_ROWS).fetch_all(conn).await?;
     Ok(rows.into_iter().map(|r| entry(r, None)).map(|(e, k)| (k.unwrap_or_default(), e)).collect())
 }
 
-/// Incidents at any of the places since `since` (epoch seconds), newest first.
+/// How many incidents each person has ever been part of (an index-only count).
+pub(crate) async fn totals_for_people(conn: &mut SqliteConnection, people: &[i64]) -> Result<Vec<(i64, i64)>> {
+    if people.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT person_id, COUNT(*) FROM incident_people WHERE person_id IN ({}) GROUP BY person_id",
+        list(people.len())
+    );
+    let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+    for p in people {
+        q = q.bind(p);
+    }
+    Ok(q.fetch_all(conn).await?)
+}
+
+/// Incidents at any of the places since `since`, newest first. Places need no qualifiers, so the
+/// rows stay lean: busy places have hundreds of reports a year.
 pub(crate) async fn for_places(
     conn: &mut SqliteConnection,
     places: &[(i64, f64)],
@@ -76,10 +102,11 @@ pub(crate) async fn for_places(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "{SELECT} i.place_id FROM incidents i JOIN organisations o ON o.id = i.organisation_id
-         LEFT JOIN (SELECT NULL AS role) ip
+        "SELECT i.id, i.reference, i.received_at, i.category, i.type_code, i.risk_level, i.status,
+                o.name, o.kind, NULL, NULL, i.place_id
+         FROM incidents i INDEXED BY incidents_place JOIN organisations o ON o.id = i.organisation_id
          WHERE i.place_id IN ({}) AND i.received_at >= ? ORDER BY i.received_at DESC LIMIT ?",
-        vec!["?"; places.len()].join(", ")
+        list(places.len())
     );
     let mut q = sqlx::query_as::<_, Row>(&sql);
     for (p, _) in places {
@@ -94,6 +121,36 @@ pub(crate) async fn for_places(
             entry(r, d).0
         })
         .collect())
+}
+
+/// Reports at the places since `since`, and the newest open ones — from the index alone.
+pub(crate) async fn place_aggregate(
+    conn: &mut SqliteConnection,
+    places: &[(i64, f64)],
+    since: i64,
+) -> Result<(usize, Vec<String>)> {
+    if places.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let ids = list(places.len());
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM incidents INDEXED BY incidents_place WHERE place_id IN ({ids}) AND received_at >= ?"
+    );
+    let mut q = sqlx::query_scalar::<_, i64>(&count_sql);
+    for (p, _) in places {
+        q = q.bind(p);
+    }
+    let count = q.bind(since).fetch_one(&mut *conn).await?;
+    let open_sql = format!(
+        "SELECT reference FROM incidents INDEXED BY incidents_place
+         WHERE place_id IN ({ids}) AND received_at >= ? AND status = 'open' ORDER BY received_at DESC LIMIT 10"
+    );
+    let mut q = sqlx::query_scalar::<_, String>(&open_sql);
+    for (p, _) in places {
+        q = q.bind(p);
+    }
+    let open = q.bind(since).fetch_all(conn).await?;
+    Ok((count as usize, open))
 }
 
 /// Incidents in which someone with this normalised name was a subject.

@@ -20,9 +20,11 @@ pub use users::User;
 
 use asb_domain::FieldError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions;
 use sqlx::SqlitePool;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,27 @@ pub struct Store {
     /// One connection: SQLite has one writer at a time, and queuing here beats SQLITE_BUSY.
     write: SqlitePool,
     read: SqlitePool,
+    /// The background checkpointer stops when the last clone of the store is dropped.
+    _alive: Arc<()>,
+}
+
+/// Checkpoint the WAL every second from a connection of its own. PASSIVE never blocks readers
+/// or the writer; TRUNCATE when the WAL has grown large keeps the file from growing unbounded.
+fn spawn_checkpointer(options: SqliteConnectOptions, alive: Weak<()>) {
+    tokio::spawn(async move {
+        let Ok(mut conn) = options.connect().await else { return };
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        while alive.upgrade().is_some() {
+            tick.tick().await;
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await {
+                Ok((_, wal_pages, _)) if wal_pages > 100_000 => {
+                    let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+            }
+        }
+    });
 }
 
 impl Store {
@@ -71,15 +94,22 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        // Checkpoints run in the background (below), not inside whichever request commits the
+        // 1000th WAL page: that fsync was the tail of the first-contact latency.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let alive = Arc::new(());
+        spawn_checkpointer(options.clone(), Arc::downgrade(&alive));
         let readers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8) as u32;
         let read = SqlitePoolOptions::new()
             .max_connections(readers * 2)
             .min_connections(readers)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Store { write, read })
+        Ok(Store { write, read, _alive: alive })
     }
 
     /// The schema version (the latest migration applied).

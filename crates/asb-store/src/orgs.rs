@@ -112,3 +112,14 @@ pub(crate) async fn by_code(conn: &mut SqliteConnection, code: &str) -> Result<O
     .fetch_optional(conn)
     .await?)
 }
+
+/// The organisation a user belongs to.
+pub(crate) async fn of_user(conn: &mut SqliteConnection, user_id: i64) -> Result<Option<Organisation>> {
+    Ok(sqlx::query_as(
+        "SELECT o.id, o.code, o.name, o.kind, o.parent_id, o.ons_code
+         FROM organisations o JOIN users u ON u.organisation_id = o.id WHERE u.id = ?",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?)
+}

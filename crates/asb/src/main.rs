@@ -194,7 +194,10 @@ async fn run(cli: Cli) -> Result<()> {
                 for (u, name, _, _) in DEMO_USERS {
                     println!("    {u:<12} password {:<18} {name}", demo_password(u));
                 }
-                println!("  API: {url}/api/v1/openapi.json (token: asb token issue --user callhandler)");
+                println!(
+                    "  API: {url}/api/v1/openapi.json (token: asb token issue --user callhandler --data-dir {})",
+                    args.db.data_dir.display()
+                );
                 println!("Press Ctrl-C to stop.");
             })
             .await

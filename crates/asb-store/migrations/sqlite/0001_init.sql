@@ -94,7 +94,8 @@ CREATE TABLE incidents (
     created_by              INTEGER REFERENCES users(id),
     created_at              INTEGER NOT NULL
 );
-CREATE INDEX incidents_place ON incidents(place_id, received_at);
+-- Covers the place counts of the first-contact check without touching the table.
+CREATE INDEX incidents_place ON incidents(place_id, received_at, status);
 CREATE INDEX incidents_received ON incidents(received_at);
 
 CREATE TABLE incident_qualifiers (
