@@ -115,16 +115,30 @@ pub fn repeat_victim(p: &RepeatVictimPolicy, now: DateTime<Utc>, history: &[Hist
 
 /// Repeat location: earlier reports at the address or within the radius, in the window.
 pub fn repeat_location(p: &RepeatLocationPolicy, now: DateTime<Utc>, history: &[HistoryEntry], known: bool) -> Verdict {
+    let in_window = within(history.iter(), now, now - Duration::days(p.window_days)).len();
+    repeat_location_counted(p, now, history, in_window, known)
+}
+
+/// Repeat location when the store counted the reports in the window itself and `newest` holds
+/// only the most recent of them (busy places have hundreds).
+pub fn repeat_location_counted(
+    p: &RepeatLocationPolicy,
+    now: DateTime<Utc>,
+    newest: &[HistoryEntry],
+    in_window: usize,
+    known: bool,
+) -> Verdict {
     let since = now - Duration::days(p.window_days);
-    let earlier = within(history.iter(), now, since);
+    let earlier = within(newest.iter(), now, since);
+    let count = in_window.max(earlier.len());
     let window = window_words(p.window_days);
-    let flag = earlier.len() >= p.min_earlier_reports;
+    let flag = count >= p.min_earlier_reports;
     let reason = if !known {
         "No location given yet".to_string()
     } else {
         format!(
             "{} at or within {} m of this place in the last {window}{} (repeat at {})",
-            plural(earlier.len(), "earlier report", "earlier reports"),
+            plural(count, "earlier report", "earlier reports"),
             p.radius_m,
             partner_note(&earlier),
             p.min_earlier_reports
@@ -290,6 +304,10 @@ mod tests {
         assert!(!repeat_location(&p, now(), &mk(2, 1), true).flag);
         assert!(repeat_location(&p, now(), &mk(3, 90), true).flag);
         assert!(!repeat_location(&p, now(), &mk(3, 91), true).flag);
+        // The store may send only the newest entries with the full count.
+        let v = repeat_location_counted(&p, now(), &mk(2, 1), 240, true);
+        assert!(v.flag && v.reason.starts_with("240 earlier reports"), "{}", v.reason);
+        assert_eq!(v.earlier.len(), 2);
     }
 
     #[test]

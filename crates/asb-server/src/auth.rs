@@ -10,8 +10,55 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub const SESSION_COOKIE: &str = "asb_session";
+/// How long a token's user is remembered in memory. A token revoked by another process (the CLI)
+/// stops working within this time; one revoked here (sign-out) stops at once.
+const TOKEN_CACHE_TTL: Duration = Duration::from_secs(10);
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// Recently seen tokens and their users: a first-contact check should not pay a database round
+/// trip for its bearer token on every keystroke.
+#[derive(Default)]
+pub struct TokenCache(Mutex<HashMap<String, (User, Instant)>>);
+
+impl TokenCache {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, (User, Instant)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub async fn user(&self, store: &asb_store::Store, token: &str) -> Result<Option<User>, asb_store::StoreError> {
+        if let Some((u, at)) = self.map().get(token) {
+            if at.elapsed() < TOKEN_CACHE_TTL {
+                return Ok(Some(u.clone()));
+            }
+        }
+        let user = store.user_for_token(token).await?;
+        let mut map = self.map();
+        match &user {
+            Some(u) => {
+                if map.len() >= TOKEN_CACHE_MAX {
+                    map.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+                    if map.len() >= TOKEN_CACHE_MAX {
+                        map.clear();
+                    }
+                }
+                map.insert(token.to_string(), (u.clone(), Instant::now()));
+            }
+            None => {
+                map.remove(token);
+            }
+        }
+        Ok(user)
+    }
+
+    pub fn forget(&self, token: &str) {
+        self.map().remove(token);
+    }
+}
 pub const SESSION_TTL_SECS: i64 = 12 * 3600;
 
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -50,7 +97,7 @@ impl FromRequestParts<AppState> for ApiUser {
             .map(str::to_string)
             .or_else(|| session_token(&parts.headers))
             .ok_or(ApiError::Unauthorised)?;
-        match state.store.user_for_token(&token).await? {
+        match state.tokens.user(&state.store, &token).await? {
             Some(u) => Ok(ApiUser(u)),
             None => Err(ApiError::Unauthorised),
         }
@@ -65,7 +112,7 @@ impl FromRequestParts<AppState> for PageUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let login = || Redirect::to("/login").into_response();
         let token = session_token(&parts.headers).ok_or_else(login)?;
-        match state.store.user_for_token(&token).await {
+        match state.tokens.user(&state.store, &token).await {
             Ok(Some(u)) => Ok(PageUser(u)),
             Ok(None) => Err(login()),
             Err(e) => Err(ApiError::from(e).into_response()),

@@ -30,11 +30,12 @@ pub struct AppState {
     pub store: Store,
     pub policies: Arc<Policies>,
     pub clock: Clock,
+    pub tokens: Arc<auth::TokenCache>,
 }
 
 impl AppState {
     pub fn new(store: Store, policies: Policies) -> AppState {
-        AppState { store, policies: Arc::new(policies), clock: Arc::new(Utc::now) }
+        AppState { store, policies: Arc::new(policies), clock: Arc::new(Utc::now), tokens: Arc::default() }
     }
     pub fn with_clock(mut self, clock: Clock) -> AppState {
         self.clock = clock;

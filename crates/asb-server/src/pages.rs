@@ -86,6 +86,7 @@ async fn login(State(state): State<AppState>, Form(f): Form<HashMap<String, Stri
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(t) = session_token(&headers) {
+        state.tokens.forget(&t);
         let _ = state.store.revoke_token(&t).await;
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");

@@ -170,8 +170,8 @@ struct Findings {
     person_history: Vec<(i64, HistoryEntry)>,
     person_totals: Vec<(i64, i64)>,
     places: PlaceMatch,
-    /// Reports at the place in the last 12 months, and the newest open ones.
-    place_aggregate: (usize, Vec<String>),
+    /// Reports at the place in the repeat-location window and in 12 months, and open ones.
+    place_counts: history::PlaceCounts,
     place_history: Vec<HistoryEntry>,
     subject_history: Option<Vec<HistoryEntry>>,
 }
@@ -209,16 +209,16 @@ async fn find(conn: &mut SqliteConnection, p: &Policies, now: DateTime<Utc>, k: 
     let person_history = history::for_people(conn, &ids, ts(now - Duration::days(longest))).await?;
     let person_totals = history::totals_for_people(conn, &ids).await?;
     let near = places.all_with_distance();
-    let place_history =
-        history::for_places(conn, &near, ts(now - Duration::days(p.repeat_location.window_days))).await?;
-    let place_aggregate = history::place_aggregate(conn, &near, ts(now - Duration::days(365))).await?;
+    let window = ts(now - Duration::days(p.repeat_location.window_days));
+    let place_history = history::for_places(conn, &near, window, SHOWN as i64).await?;
+    let place_counts = history::place_aggregate(conn, &near, window, ts(now - Duration::days(365))).await?;
     let subject_history = match k.subject {
         Some(s) => Some(
             history::for_subject(conn, s.normalised(), ts(now - Duration::days(p.repeat_subject.window_days))).await?,
         ),
         None => None,
     };
-    Ok(Findings { people, person_history, person_totals, places, place_aggregate, place_history, subject_history })
+    Ok(Findings { people, person_history, person_totals, places, place_counts, place_history, subject_history })
 }
 
 /// Verdicts from findings. `recording` counts the contact being recorded in the case review.
@@ -233,7 +233,7 @@ fn verdicts(
     let known_place = !f.places.exact.is_empty() || f.places.centre.is_some();
     (
         verdict::repeat_victim(&p.repeat_victim, now, &all, known_person),
-        verdict::repeat_location(&p.repeat_location, now, &f.place_history, known_place),
+        verdict::repeat_location_counted(&p.repeat_location, now, &f.place_history, f.place_counts.recent, known_place),
         verdict::vulnerable(&p.vulnerability, now, &all),
         verdict::case_review(&p.case_review, now, &all, recording),
         f.subject_history.as_ref().map(|h| verdict::repeat_subject(&p.repeat_subject, now, h, recording)),
@@ -282,9 +282,10 @@ fn place_summary(p: &Policies, now: DateTime<Utc>, k: &Keys<'_>, f: &Findings) -
         places_matched: f.places.all_with_distance().len(),
         radius_m: p.repeat_location.radius_m,
         history: HistoryCounts {
-            last_12_months: f.place_aggregate.0,
-            open: f.place_aggregate.1.clone(),
-            ..counts(now, &entries, f.place_aggregate.0)
+            last_90_days: f.place_counts.recent,
+            last_12_months: f.place_counts.since,
+            open: f.place_counts.open.clone(),
+            ..counts(now, &entries, f.place_counts.since)
         },
         incidents: entries.iter().take(SHOWN).map(|e| IncidentSummary::from(*e)).collect(),
     }

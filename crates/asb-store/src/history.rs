@@ -47,9 +47,14 @@ fn entry(r: Row, distance: Option<f64>) -> (HistoryEntry, Option<i64>) {
     )
 }
 
-fn list(n: usize) -> String {
-    vec!["?"; n].join(", ")
+/// Ids as one JSON array parameter, read with `json_each`: the SQL text stays the same whatever
+/// the count, so each connection prepares it once.
+pub(crate) fn id_array(ids: impl IntoIterator<Item = i64>) -> String {
+    let list: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
+    format!("[{}]", list.join(","))
 }
+
+const IDS: &str = "(SELECT value FROM json_each(?))";
 
 /// Incidents involving any of the people since `since` (epoch seconds), newest first, with the
 /// person each row is for.
@@ -64,13 +69,9 @@ pub(crate) async fn for_people(
     let sql = format!(
         "{SELECT} ip.person_id FROM incident_people ip
          JOIN incidents i ON i.id = ip.incident_id JOIN organisations o ON o.id = i.organisation_id
-         WHERE ip.person_id IN ({}) AND i.received_at >= ? ORDER BY i.received_at DESC LIMIT ?",
-        list(people.len())
+         WHERE ip.person_id IN {IDS} AND i.received_at >= ? ORDER BY i.received_at DESC LIMIT ?"
     );
-    let mut q = sqlx::query_as::<_, Row>(&sql);
-    for p in people {
-        q = q.bind(p);
-    }
+    let q = sqlx::query_as::<_, Row>(&sql).bind(id_array(people.iter().copied()));
     let rows = q.bind(since).bind(MAX_ROWS).fetch_all(conn).await?;
     Ok(rows.into_iter().map(|r| entry(r, None)).map(|(e, k)| (k.unwrap_or_default(), e)).collect())
 }
@@ -80,23 +81,17 @@ pub(crate) async fn totals_for_people(conn: &mut SqliteConnection, people: &[i64
     if people.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT person_id, COUNT(*) FROM incident_people WHERE person_id IN ({}) GROUP BY person_id",
-        list(people.len())
-    );
-    let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
-    for p in people {
-        q = q.bind(p);
-    }
-    Ok(q.fetch_all(conn).await?)
+    let sql = format!("SELECT person_id, COUNT(*) FROM incident_people WHERE person_id IN {IDS} GROUP BY person_id");
+    Ok(sqlx::query_as(&sql).bind(id_array(people.iter().copied())).fetch_all(conn).await?)
 }
 
-/// Incidents at any of the places since `since`, newest first. Places need no qualifiers, so the
-/// rows stay lean: busy places have hundreds of reports a year.
+/// The newest `limit` incidents at any of the places since `since`. Places need no qualifiers,
+/// and busy places have hundreds of reports a year: the counts come from `place_aggregate`.
 pub(crate) async fn for_places(
     conn: &mut SqliteConnection,
     places: &[(i64, f64)],
     since: i64,
+    limit: i64,
 ) -> Result<Vec<HistoryEntry>> {
     if places.is_empty() {
         return Ok(Vec::new());
@@ -105,14 +100,10 @@ pub(crate) async fn for_places(
         "SELECT i.id, i.reference, i.received_at, i.category, i.type_code, i.risk_level, i.status,
                 o.name, o.kind, NULL, NULL, i.place_id
          FROM incidents i INDEXED BY incidents_place JOIN organisations o ON o.id = i.organisation_id
-         WHERE i.place_id IN ({}) AND i.received_at >= ? ORDER BY i.received_at DESC LIMIT ?",
-        list(places.len())
+         WHERE i.place_id IN {IDS} AND i.received_at >= ? ORDER BY i.received_at DESC LIMIT ?"
     );
-    let mut q = sqlx::query_as::<_, Row>(&sql);
-    for (p, _) in places {
-        q = q.bind(p);
-    }
-    let rows = q.bind(since).bind(MAX_ROWS).fetch_all(conn).await?;
+    let q = sqlx::query_as::<_, Row>(&sql).bind(id_array(places.iter().map(|p| p.0)));
+    let rows = q.bind(since).bind(limit).fetch_all(conn).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -123,34 +114,36 @@ pub(crate) async fn for_places(
         .collect())
 }
 
-/// Reports at the places since `since`, and the newest open ones — from the index alone.
+/// Reports at the places since `recent` and since `since` (`recent` >= `since`), and the newest
+/// open ones since `since` — from the index alone.
+pub(crate) struct PlaceCounts {
+    pub recent: usize,
+    pub since: usize,
+    pub open: Vec<String>,
+}
+
 pub(crate) async fn place_aggregate(
     conn: &mut SqliteConnection,
     places: &[(i64, f64)],
+    recent: i64,
     since: i64,
-) -> Result<(usize, Vec<String>)> {
+) -> Result<PlaceCounts> {
     if places.is_empty() {
-        return Ok((0, Vec::new()));
+        return Ok(PlaceCounts { recent: 0, since: 0, open: Vec::new() });
     }
-    let ids = list(places.len());
-    let count_sql = format!(
-        "SELECT COUNT(*) FROM incidents INDEXED BY incidents_place WHERE place_id IN ({ids}) AND received_at >= ?"
+    let ids = id_array(places.iter().map(|p| p.0));
+    // One round trip: the counts, and the ten newest open references in date order.
+    let sql = format!(
+        "SELECT COUNT(*), COALESCE(SUM(received_at >= ?), 0),
+           (SELECT group_concat(reference, ',' ORDER BY received_at DESC) FROM (
+              SELECT reference, received_at FROM incidents INDEXED BY incidents_place
+              WHERE place_id IN {IDS} AND received_at >= ? AND status = 'open' ORDER BY received_at DESC LIMIT 10))
+         FROM incidents INDEXED BY incidents_place WHERE place_id IN {IDS} AND received_at >= ?"
     );
-    let mut q = sqlx::query_scalar::<_, i64>(&count_sql);
-    for (p, _) in places {
-        q = q.bind(p);
-    }
-    let count = q.bind(since).fetch_one(&mut *conn).await?;
-    let open_sql = format!(
-        "SELECT reference FROM incidents INDEXED BY incidents_place
-         WHERE place_id IN ({ids}) AND received_at >= ? AND status = 'open' ORDER BY received_at DESC LIMIT 10"
-    );
-    let mut q = sqlx::query_scalar::<_, String>(&open_sql);
-    for (p, _) in places {
-        q = q.bind(p);
-    }
-    let open = q.bind(since).fetch_all(conn).await?;
-    Ok((count as usize, open))
+    let q = sqlx::query_as::<_, (i64, i64, Option<String>)>(&sql).bind(recent).bind(&ids).bind(since);
+    let (total, in_recent, open) = q.bind(&ids).bind(since).fetch_one(conn).await?;
+    let open = open.map(|o| o.split(',').map(str::to_string).collect()).unwrap_or_default();
+    Ok(PlaceCounts { recent: in_recent as usize, since: total as usize, open })
 }
 
 /// Incidents in which someone with this normalised name was a subject.

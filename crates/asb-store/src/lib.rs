@@ -103,10 +103,11 @@ impl Store {
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let alive = Arc::new(());
         spawn_checkpointer(options.clone(), Arc::downgrade(&alive));
-        let readers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8) as u32;
+        // Readers wait on SQLite and the page cache more than on the CPU: a few per core.
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
         let read = SqlitePoolOptions::new()
-            .max_connections(readers * 2)
-            .min_connections(readers)
+            .max_connections((cores * 4).clamp(8, 32))
+            .min_connections(cores)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Store { write, read, _alive: alive })

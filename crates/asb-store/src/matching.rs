@@ -70,14 +70,12 @@ pub(crate) async fn find_people(
         }
     }
     if let (Some(name), false) = (name, home_places.is_empty()) {
-        let sql = format!(
-            "SELECT id, name_norm FROM people WHERE name_key = ? AND home_place_id IN ({}) LIMIT ?",
-            placeholders(home_places.len())
-        );
-        let mut q = sqlx::query_as::<_, (i64, Option<String>)>(&sql).bind(name.phonetic_key());
-        for p in home_places {
-            q = q.bind(p);
-        }
+        // Driven from the few places, never from everyone sharing a common name's key.
+        let sql = "SELECT p.id, p.name_norm FROM json_each(?) AS j CROSS JOIN people AS p
+                   WHERE p.home_place_id = j.value AND p.name_key = ? LIMIT ?";
+        let q = sqlx::query_as::<_, (i64, Option<String>)>(sql)
+            .bind(crate::history::id_array(home_places.iter().copied()))
+            .bind(name.phonetic_key());
         for (id, norm) in q.bind(MAX_PEOPLE as i64).fetch_all(&mut *conn).await? {
             add(&mut out, id, format!("{} at the same address", name_word(&norm)));
         }
@@ -143,11 +141,19 @@ pub(crate) async fn find_places(
     let mut m = PlaceMatch { exact: rows.iter().map(|r| r.0).collect(), nearby: Vec::new(), centre };
     if let Some(c) = centre {
         let cells: Vec<i64> = c.cells_within(radius_m).into_iter().map(asb_domain::matching::geo::to_i64).collect();
-        let sql = format!("SELECT id, lat, lon FROM places WHERE h3 IN ({}) LIMIT 2000", placeholders(cells.len()));
+        // The cells cover more than the circle; a bounding box (1% wider) trims the rows sent
+        // back to about those within the radius, and the exact distance decides below.
+        let dlat = radius_m * 1.01 / 111_320.0;
+        let dlon = radius_m * 1.01 / (111_320.0 * c.lat().to_radians().cos().max(0.01));
+        let sql = format!(
+            "SELECT id, lat, lon FROM places WHERE h3 IN ({}) AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? LIMIT 2000",
+            placeholders(cells.len())
+        );
         let mut q = sqlx::query_as::<_, (i64, Option<f64>, Option<f64>)>(&sql);
         for cell in &cells {
             q = q.bind(cell);
         }
+        let q = q.bind(c.lat() - dlat).bind(c.lat() + dlat).bind(c.lon() - dlon).bind(c.lon() + dlon);
         for (id, la, lo) in q.fetch_all(&mut *conn).await? {
             if let (Some(la), Some(lo)) = (la, lo) {
                 if let Ok(p) = GeoPoint::new(la, lo) {
