@@ -359,3 +359,38 @@ async fn a_partner_caseworker_records_for_their_own_organisation() {
     assert_eq!(police["organisation"], "Metropolitan Police Service");
     assert_eq!(police["repeat_victim"]["flag"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_checks_all_answer() {
+    // Far more checks at once than the read pool has connections: they queue, and all answer.
+    let app = TestApp::start().await;
+    app.post_contact(&contact("Omar Farouk", "07700 900999")).await;
+    let checks = (0..96).map(|i| {
+        let (client, url, token) = (app.client.clone(), app.url.clone(), app.token.clone());
+        tokio::spawn(async move {
+            let q = if i % 2 == 0 {
+                "phone=07700900999"
+            } else {
+                "address=12%20Acacia%20Road&postcode=NW1%202AB&name=Omar%20Farouk"
+            };
+            client
+                .get(format!("{url}/api/v1/first-contact-check?{q}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    });
+    let statuses = tokio::time::timeout(std::time::Duration::from_secs(30), futures_all(checks.collect()))
+        .await
+        .expect("checks deadlocked");
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
+
+async fn futures_all(handles: Vec<tokio::task::JoinHandle<Result<u16, reqwest::Error>>>) -> Vec<u16> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap().unwrap());
+    }
+    out
+}
