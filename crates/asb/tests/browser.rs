@@ -132,6 +132,17 @@ async fn call_handler_journey_from_sign_in_to_reference() {
     key(&c, "#password", &format!("demo-callhandler{ENTER}")).await;
     wait_for_text(&c, "h1", "Record an ASB report").await;
 
+    // Submitting too early re-renders the form with a GOV.UK error summary naming each gap.
+    key(&c, "#caller_phone", ENTER).await;
+    let summary = wait_for_text(&c, ".govuk-error-summary", "There is a problem").await;
+    for expected in ["Describe what happened", "Choose a category", "Ask: Has anyone threatened you or used violence?"]
+    {
+        assert!(summary.contains(expected), "{expected} missing from the error summary: {summary}");
+    }
+    let link = c.find(Locator::Css(".govuk-error-summary__list a[href='#narrative']")).await.unwrap();
+    assert_eq!(link.text().await.unwrap(), "Describe what happened");
+    assert_eq!(store.counts().await.unwrap().incidents, 2, "nothing recorded");
+
     // The live panel answers while the caller is still speaking.
     key(&c, "#caller_phone", "(07700) 900-123").await;
     let panel = wait_for_text(&c, "#history-panel", "Repeat victim").await;
