@@ -240,35 +240,27 @@ fn verdicts(
     )
 }
 
-type PersonRow = (i64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
-
-async fn describe_people(conn: &mut SqliteConnection, now: DateTime<Utc>, f: &Findings) -> Result<Vec<MatchedPerson>> {
-    let mut out = Vec::new();
-    for m in &f.people {
-        let row: Option<PersonRow> =
-            sqlx::query_as("SELECT id, name, date_of_birth, phone, address, postcode FROM people WHERE id = ?")
-                .bind(m.id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let Some((id, name, dob, phone, address, postcode)) = row else { continue };
-        let mine: Vec<&HistoryEntry> = f.person_history.iter().filter(|(p, _)| *p == id).map(|(_, e)| e).collect();
-        out.push(MatchedPerson {
-            id,
-            name,
-            date_of_birth: dob,
-            phone: phone.and_then(|p| PhoneNumber::parse(&p).ok()).map(|p| p.national()),
-            address,
-            postcode,
-            matched_on: m.reasons.clone(),
-            history: counts(
-                now,
-                &mine,
-                f.person_totals.iter().find(|(p, _)| *p == id).map_or(mine.len(), |(_, n)| *n as usize),
-            ),
-            incidents: mine.iter().take(SHOWN).map(|e| IncidentSummary::from(*e)).collect(),
-        });
-    }
-    Ok(out)
+fn describe_people(now: DateTime<Utc>, f: &Findings) -> Vec<MatchedPerson> {
+    f.people
+        .iter()
+        .map(|m| {
+            let c = &m.card;
+            let mine: Vec<&HistoryEntry> =
+                f.person_history.iter().filter(|(p, _)| *p == m.id).map(|(_, e)| e).collect();
+            let total = f.person_totals.iter().find(|(p, _)| *p == m.id).map_or(mine.len(), |(_, n)| *n as usize);
+            MatchedPerson {
+                id: m.id,
+                name: c.name.clone(),
+                date_of_birth: c.date_of_birth.clone(),
+                phone: c.phone.as_deref().and_then(|p| PhoneNumber::parse(p).ok()).map(|p| p.national()),
+                address: c.address.clone(),
+                postcode: c.postcode.clone(),
+                matched_on: m.reasons.clone(),
+                history: counts(now, &mine, total),
+                incidents: mine.iter().take(SHOWN).map(|e| IncidentSummary::from(*e)).collect(),
+            }
+        })
+        .collect()
 }
 
 fn place_summary(p: &Policies, now: DateTime<Utc>, k: &Keys<'_>, f: &Findings) -> PlaceSummary {
@@ -312,8 +304,8 @@ impl Store {
         };
         let mut conn = self.read.acquire().await?;
         let f = find(&mut conn, p, now, &keys).await?;
-        let people = describe_people(&mut conn, now, &f).await?;
         drop(conn);
+        let people = describe_people(now, &f);
         let (repeat_victim, repeat_location, vulnerable, case_review, repeat_subject) = verdicts(p, now, &f, false);
         let result = CheckResult {
             checked_at: now,

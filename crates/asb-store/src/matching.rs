@@ -10,9 +10,25 @@ use sqlx::SqliteConnection;
 pub(crate) const MAX_PEOPLE: usize = 20;
 const MAX_PLACES: usize = 200;
 
+/// What the panel shows of a matched person, read with the match itself.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct PersonCard {
+    pub id: i64,
+    pub name_key: Option<String>,
+    pub name_norm: Option<String>,
+    pub name: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub postcode: Option<String>,
+}
+
+const CARD: &str = "p.id, p.name_key, p.name_norm, p.name, p.date_of_birth, p.phone, p.address, p.postcode";
+
 #[derive(Debug, Clone)]
 pub(crate) struct PersonMatch {
     pub id: i64,
+    pub card: PersonCard,
     pub reasons: Vec<String>,
 }
 
@@ -20,11 +36,11 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-fn add(out: &mut Vec<PersonMatch>, id: i64, reason: String) {
-    match out.iter_mut().find(|m| m.id == id) {
+fn add(out: &mut Vec<PersonMatch>, card: PersonCard, reason: String) {
+    match out.iter_mut().find(|m| m.id == card.id) {
         Some(m) if !m.reasons.contains(&reason) => m.reasons.push(reason),
         Some(_) => {}
-        None => out.push(PersonMatch { id, reasons: vec![reason] }),
+        None => out.push(PersonMatch { id: card.id, card, reasons: vec![reason] }),
     }
 }
 
@@ -41,43 +57,47 @@ pub(crate) async fn find_people(
         _ => "similar-sounding name",
     };
     if let Some(phone) = phone {
-        let rows: Vec<(i64, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT id, name_key, name_norm FROM people WHERE phone = ? LIMIT ?")
-                .bind(phone.as_e164())
-                .bind(MAX_PEOPLE as i64)
-                .fetch_all(&mut *conn)
-                .await?;
-        for (id, key, norm) in rows {
-            let also_name = name.is_some_and(|n| key.as_deref() == Some(n.phonetic_key()));
+        let rows: Vec<PersonCard> = sqlx::query_as(&format!("SELECT {CARD} FROM people p WHERE p.phone = ? LIMIT ?"))
+            .bind(phone.as_e164())
+            .bind(MAX_PEOPLE as i64)
+            .fetch_all(&mut *conn)
+            .await?;
+        for card in rows {
+            let also_name = name.is_some_and(|n| card.name_key.as_deref() == Some(n.phonetic_key()));
             let reason = if also_name {
-                format!("same phone number and {}", name_word(&norm))
+                format!("same phone number and {}", name_word(&card.name_norm))
             } else {
                 "same phone number".to_string()
             };
-            add(&mut out, id, reason);
+            add(&mut out, card, reason);
         }
     }
     if let (Some(name), Some(dob)) = (name, dob) {
-        let rows: Vec<(i64, Option<String>)> =
-            sqlx::query_as("SELECT id, name_norm FROM people WHERE name_key = ? AND date_of_birth = ? LIMIT ?")
-                .bind(name.phonetic_key())
-                .bind(dob.to_string())
-                .bind(MAX_PEOPLE as i64)
-                .fetch_all(&mut *conn)
-                .await?;
-        for (id, norm) in rows {
-            add(&mut out, id, format!("{} and same date of birth", name_word(&norm)));
+        let rows: Vec<PersonCard> = sqlx::query_as(&format!(
+            "SELECT {CARD} FROM people p WHERE p.name_key = ? AND p.date_of_birth = ? LIMIT ?"
+        ))
+        .bind(name.phonetic_key())
+        .bind(dob.to_string())
+        .bind(MAX_PEOPLE as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+        for card in rows {
+            let reason = format!("{} and same date of birth", name_word(&card.name_norm));
+            add(&mut out, card, reason);
         }
     }
     if let (Some(name), false) = (name, home_places.is_empty()) {
         // Driven from the few places, never from everyone sharing a common name's key.
-        let sql = "SELECT p.id, p.name_norm FROM json_each(?) AS j CROSS JOIN people AS p
-                   WHERE p.home_place_id = j.value AND p.name_key = ? LIMIT ?";
-        let q = sqlx::query_as::<_, (i64, Option<String>)>(sql)
+        let sql = format!(
+            "SELECT {CARD} FROM json_each(?) AS j CROSS JOIN people AS p
+             WHERE p.home_place_id = j.value AND p.name_key = ? LIMIT ?"
+        );
+        let q = sqlx::query_as::<_, PersonCard>(&sql)
             .bind(crate::history::id_array(home_places.iter().copied()))
             .bind(name.phonetic_key());
-        for (id, norm) in q.bind(MAX_PEOPLE as i64).fetch_all(&mut *conn).await? {
-            add(&mut out, id, format!("{} at the same address", name_word(&norm)));
+        for card in q.bind(MAX_PEOPLE as i64).fetch_all(&mut *conn).await? {
+            let reason = format!("{} at the same address", name_word(&card.name_norm));
+            add(&mut out, card, reason);
         }
     }
     out.truncate(MAX_PEOPLE);
