@@ -241,6 +241,10 @@ async fn repeat_location_counts_reports_within_50_metres_in_90_days() {
     let (_, c) = app.get("/api/v1/first-contact-check?lat=51.5391&lon=-0.1424").await;
     assert_eq!(c["repeat_location"]["flag"], true, "{c}");
     assert_eq!(c["repeat_location"]["earlier"].as_array().unwrap().len(), 3, "the 4th is over 50 m away: {c}");
+    let place = &c["place"]["history"];
+    assert_eq!((place["last_90_days"].as_u64(), place["last_12_months"].as_u64()), (Some(3), Some(3)), "{c}");
+    assert_eq!(place["open"].as_array().unwrap().len(), 3, "newest open references: {c}");
+    assert_eq!(c["place"]["incidents"][0]["reference"], c["repeat_location"]["earlier"][0], "newest first");
     let (_, far) = app.get("/api/v1/first-contact-check?lat=51.5450&lon=-0.1500").await;
     assert_eq!(far["repeat_location"]["flag"], false);
 }

@@ -210,8 +210,8 @@ async fn find(conn: &mut SqliteConnection, p: &Policies, now: DateTime<Utc>, k: 
     let person_totals = history::totals_for_people(conn, &ids).await?;
     let near = places.all_with_distance();
     let window = ts(now - Duration::days(p.repeat_location.window_days));
-    let place_history = history::for_places(conn, &near, window, SHOWN as i64).await?;
-    let place_counts = history::place_aggregate(conn, &near, window, ts(now - Duration::days(365))).await?;
+    let (place_history, place_counts) =
+        history::for_places(conn, &near, window, ts(now - Duration::days(365)), SHOWN as i64).await?;
     let subject_history = match k.subject {
         Some(s) => Some(
             history::for_subject(conn, s.normalised(), ts(now - Duration::days(p.repeat_subject.window_days))).await?,

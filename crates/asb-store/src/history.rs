@@ -85,65 +85,80 @@ pub(crate) async fn totals_for_people(conn: &mut SqliteConnection, people: &[i64
     Ok(sqlx::query_as(&sql).bind(id_array(people.iter().copied())).fetch_all(conn).await?)
 }
 
-/// The newest `limit` incidents at any of the places since `since`. Places need no qualifiers,
-/// and busy places have hundreds of reports a year: the counts come from `place_aggregate`.
-pub(crate) async fn for_places(
-    conn: &mut SqliteConnection,
-    places: &[(i64, f64)],
-    since: i64,
-    limit: i64,
-) -> Result<Vec<HistoryEntry>> {
-    if places.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT i.id, i.reference, i.received_at, i.category, i.type_code, i.risk_level, i.status,
-                o.name, o.kind, NULL, NULL, i.place_id
-         FROM incidents i INDEXED BY incidents_place JOIN organisations o ON o.id = i.organisation_id
-         WHERE i.place_id IN {IDS} AND i.received_at >= ? ORDER BY i.received_at DESC LIMIT ?"
-    );
-    let q = sqlx::query_as::<_, Row>(&sql).bind(id_array(places.iter().map(|p| p.0)));
-    let rows = q.bind(since).bind(limit).fetch_all(conn).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let place = r.11;
-            let d = places.iter().find(|(p, _)| Some(*p) == place).map(|(_, d)| *d);
-            entry(r, d).0
-        })
-        .collect())
-}
-
-/// Reports at the places since `recent` and since `since` (`recent` >= `since`), and the newest
-/// open ones since `since` — from the index alone.
+/// Reports at the places in the rule's window and in 12 months, and the newest open ones.
 pub(crate) struct PlaceCounts {
     pub recent: usize,
     pub since: usize,
     pub open: Vec<String>,
 }
 
-pub(crate) async fn place_aggregate(
+type PlaceRow = (
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// A place's history in one round trip: index-only counts since `recent` (the repeat-location
+/// window) and since `since` (12 months), the ten newest open references, and the newest `limit`
+/// incidents since `recent` in full. Busy places have hundreds of reports a year; only the
+/// newest are read from the table.
+pub(crate) async fn for_places(
     conn: &mut SqliteConnection,
     places: &[(i64, f64)],
     recent: i64,
     since: i64,
-) -> Result<PlaceCounts> {
+    limit: i64,
+) -> Result<(Vec<HistoryEntry>, PlaceCounts)> {
     if places.is_empty() {
-        return Ok(PlaceCounts { recent: 0, since: 0, open: Vec::new() });
+        return Ok((Vec::new(), PlaceCounts { recent: 0, since: 0, open: Vec::new() }));
     }
-    let ids = id_array(places.iter().map(|p| p.0));
-    // One round trip: the counts, and the ten newest open references in date order.
     let sql = format!(
-        "SELECT COUNT(*), COALESCE(SUM(received_at >= ?), 0),
-           (SELECT group_concat(reference, ',' ORDER BY received_at DESC) FROM (
-              SELECT reference, received_at FROM incidents INDEXED BY incidents_place
-              WHERE place_id IN {IDS} AND received_at >= ? AND status = 'open' ORDER BY received_at DESC LIMIT 10))
-         FROM incidents INDEXED BY incidents_place WHERE place_id IN {IDS} AND received_at >= ?"
+        "WITH near(id) AS (SELECT value FROM json_each(?)),
+         counts AS (
+           SELECT COUNT(*) AS n, COALESCE(SUM(received_at >= ?), 0) AS r,
+             (SELECT group_concat(reference, ',' ORDER BY received_at DESC) FROM (
+                SELECT reference, received_at FROM incidents INDEXED BY incidents_place
+                WHERE place_id IN near AND received_at >= ? AND status = 'open' ORDER BY received_at DESC LIMIT 10)) AS open
+           FROM incidents INDEXED BY incidents_place WHERE place_id IN near AND received_at >= ?),
+         newest AS (
+           SELECT i.reference, i.received_at, i.category, i.type_code, i.risk_level, i.status, o.name, o.kind, i.place_id
+           FROM incidents i INDEXED BY incidents_place JOIN organisations o ON o.id = i.organisation_id
+           WHERE i.place_id IN near AND i.received_at >= ? ORDER BY i.received_at DESC LIMIT ?)
+         SELECT counts.n, counts.r, counts.open, newest.* FROM counts LEFT JOIN newest ON 1
+         ORDER BY newest.received_at DESC"
     );
-    let q = sqlx::query_as::<_, (i64, i64, Option<String>)>(&sql).bind(recent).bind(&ids).bind(since);
-    let (total, in_recent, open) = q.bind(&ids).bind(since).fetch_one(conn).await?;
-    let open = open.map(|o| o.split(',').map(str::to_string).collect()).unwrap_or_default();
-    Ok(PlaceCounts { recent: in_recent as usize, since: total as usize, open })
+    let rows: Vec<PlaceRow> = sqlx::query_as(&sql)
+        .bind(id_array(places.iter().map(|p| p.0)))
+        .bind(recent)
+        .bind(since)
+        .bind(since)
+        .bind(recent)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    let counts = rows.first().map_or(PlaceCounts { recent: 0, since: 0, open: Vec::new() }, |r| PlaceCounts {
+        recent: r.1 as usize,
+        since: r.0 as usize,
+        open: r.2.as_deref().map(|o| o.split(',').map(str::to_string).collect()).unwrap_or_default(),
+    });
+    let entries = rows
+        .into_iter()
+        .filter_map(|(_, _, _, reference, at, category, type_code, risk, status, org, kind, place)| {
+            let row: Row = (0, reference?, at?, category?, type_code?, risk, status?, org?, kind?, None, None, place);
+            let d = places.iter().find(|(p, _)| Some(*p) == place).map(|(_, d)| *d);
+            Some(entry(row, d).0)
+        })
+        .collect();
+    Ok((entries, counts))
 }
 
 /// Incidents in which someone with this normalised name was a subject.
