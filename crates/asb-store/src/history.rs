@@ -121,8 +121,7 @@ pub(crate) async fn for_places(
     if places.is_empty() {
         return Ok((Vec::new(), PlaceCounts { recent: 0, since: 0, open: Vec::new() }));
     }
-    let sql = format!(
-        "WITH near(id) AS (SELECT value FROM json_each(?)),
+    let sql = "WITH near(id) AS (SELECT value FROM json_each(?)),
          counts AS (
            SELECT COUNT(*) AS n, COALESCE(SUM(received_at >= ?), 0) AS r,
              (SELECT group_concat(reference, ',' ORDER BY received_at DESC) FROM (
@@ -134,9 +133,8 @@ pub(crate) async fn for_places(
            FROM incidents i INDEXED BY incidents_place JOIN organisations o ON o.id = i.organisation_id
            WHERE i.place_id IN near AND i.received_at >= ? ORDER BY i.received_at DESC LIMIT ?)
          SELECT counts.n, counts.r, counts.open, newest.* FROM counts LEFT JOIN newest ON 1
-         ORDER BY newest.received_at DESC"
-    );
-    let rows: Vec<PlaceRow> = sqlx::query_as(&sql)
+         ORDER BY newest.received_at DESC";
+    let rows: Vec<PlaceRow> = sqlx::query_as(sql)
         .bind(id_array(places.iter().map(|p| p.0)))
         .bind(recent)
         .bind(since)
