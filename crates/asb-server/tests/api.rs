@@ -336,6 +336,11 @@ async fn checks_are_logged_without_the_values_searched_for() {
     assert_eq!(latest.detail["people"].as_array().unwrap().len(), 1, "whose record was seen is logged");
     let text = latest.detail.to_string();
     assert!(!text.contains("900777") && !text.contains("Lucy"), "no searched-for values in the log: {text}");
+    // A place alone is logged too (written while the search runs).
+    app.get("/api/v1/first-contact-check?lat=51.5301&lon=-0.1201").await;
+    let latest = app.store.audit_recent(1).await.unwrap().remove(0);
+    assert_eq!((latest.action.as_str(), latest.detail["fields"].clone()), ("consultation", json!(["point"])));
+    assert!(!latest.detail.to_string().contains("51.53"), "no coordinates in the log");
 }
 
 #[tokio::test]

@@ -302,21 +302,6 @@ impl Store {
             home: None,
             subject: c.subject.as_ref(),
         };
-        let mut conn = self.read.acquire().await?;
-        let f = find(&mut conn, p, now, &keys).await?;
-        drop(conn);
-        let people = describe_people(now, &f);
-        let (repeat_victim, repeat_location, vulnerable, case_review, repeat_subject) = verdicts(p, now, &f, false);
-        let result = CheckResult {
-            checked_at: now,
-            place: place_summary(p, now, &keys, &f),
-            people,
-            repeat_victim,
-            repeat_location,
-            vulnerable,
-            repeat_subject,
-            case_review,
-        };
         // Which keys were searched and whose records were seen — never the values searched for.
         let used: Vec<&str> = [
             ("phone", c.phone.is_some()),
@@ -330,12 +315,35 @@ impl Store {
         .into_iter()
         .filter_map(|(k, used)| used.then_some(k))
         .collect();
-        let seen: Vec<i64> = result.people.iter().map(|m| m.id).collect();
-        self.audit(
-            &AuditEvent::new(user_id, "consultation", "search", None, "first-contact check")
-                .with_detail(serde_json::json!({"fields": used, "people": seen})),
-        )
-        .await?;
+        let event = |seen: &[i64]| {
+            AuditEvent::new(user_id, "consultation", "search", None, "first-contact check")
+                .with_detail(serde_json::json!({"fields": used, "people": seen}))
+        };
+        let mut conn = self.read.acquire().await?;
+        let f = if c.phone.is_none() && c.name.is_none() && c.subject.is_none() {
+            // A place alone shows nobody's record: the log entry is known before the search, so
+            // it is written while the search runs (and still before the answer goes back).
+            let logged = event(&[]);
+            let (f, ()) = tokio::try_join!(find(&mut conn, p, now, &keys), self.audit(&logged))?;
+            f
+        } else {
+            let f = find(&mut conn, p, now, &keys).await?;
+            self.audit(&event(&f.people.iter().map(|m| m.id).collect::<Vec<_>>())).await?;
+            f
+        };
+        drop(conn);
+        let people = describe_people(now, &f);
+        let (repeat_victim, repeat_location, vulnerable, case_review, repeat_subject) = verdicts(p, now, &f, false);
+        let result = CheckResult {
+            checked_at: now,
+            place: place_summary(p, now, &keys, &f),
+            people,
+            repeat_victim,
+            repeat_location,
+            vulnerable,
+            repeat_subject,
+            case_review,
+        };
         Ok(result)
     }
 

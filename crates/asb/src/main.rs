@@ -290,7 +290,8 @@ async fn run(cli: Cli) -> Result<()> {
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ASB_LOG").unwrap_or_else(|_| "warn,asb=info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ASB_LOG")
+                .unwrap_or_else(|_| "warn,sqlx=error,asb=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
