@@ -114,9 +114,15 @@ pub fn repeat_victim(p: &RepeatVictimPolicy, now: DateTime<Utc>, history: &[Hist
 }
 
 /// Repeat location: earlier reports at the address or within the radius, in the window.
-pub fn repeat_location(p: &RepeatLocationPolicy, now: DateTime<Utc>, history: &[HistoryEntry], known: bool) -> Verdict {
+/// `located` is false when no location has been given yet.
+pub fn repeat_location(
+    p: &RepeatLocationPolicy,
+    now: DateTime<Utc>,
+    history: &[HistoryEntry],
+    located: bool,
+) -> Verdict {
     let in_window = within(history.iter(), now, now - Duration::days(p.window_days)).len();
-    repeat_location_counted(p, now, history, in_window, known)
+    repeat_location_counted(p, now, history, in_window, located)
 }
 
 /// Repeat location when the store counted the reports in the window itself and `newest` holds
@@ -126,14 +132,14 @@ pub fn repeat_location_counted(
     now: DateTime<Utc>,
     newest: &[HistoryEntry],
     in_window: usize,
-    known: bool,
+    located: bool,
 ) -> Verdict {
     let since = now - Duration::days(p.window_days);
     let earlier = within(newest.iter(), now, since);
     let count = in_window.max(earlier.len());
     let window = window_words(p.window_days);
     let flag = count >= p.min_earlier_reports;
-    let reason = if !known {
+    let reason = if !located {
         "No location given yet".to_string()
     } else {
         format!(

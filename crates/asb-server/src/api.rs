@@ -7,7 +7,8 @@ use asb_domain::contact::{CheckInput, ContactInput};
 use asb_domain::nsir::{Category, QUALIFIERS, TYPES};
 use asb_domain::{FieldError, IncidentRef};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -76,12 +77,10 @@ async fn record_contact(
 async fn first_contact_check(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    RawQuery(raw): RawQuery,
+    query: Result<Query<CheckInput>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    // Parsed by hand so a malformed query gets problem+json like everything else.
-    let Query(input): Query<CheckInput> =
-        Query::try_from_uri(&format!("/?{}", raw.unwrap_or_default()).parse().map_err(|_| bad_query())?)
-            .map_err(|e| ApiError::BadRequest { detail: e.body_text(), errors: vec![] })?;
+    // A malformed query gets problem+json like everything else, not axum's plain text.
+    let Query(input) = query.map_err(|e| ApiError::BadRequest { detail: e.body_text(), errors: vec![] })?;
     let now = state.now();
     let check = input.validate(now.date_naive()).map_err(ApiError::Invalid)?;
     if !check.identifies_person() && !check.identifies_place() && check.address.is_none() && check.subject.is_none() {
@@ -92,10 +91,6 @@ async fn first_contact_check(
     }
     let result = state.store.first_contact_check(&state.policies, now, &check, Some(user.id)).await?;
     Ok(Json(result).into_response())
-}
-
-fn bad_query() -> ApiError {
-    ApiError::BadRequest { detail: "The query string could not be read".into(), errors: vec![] }
 }
 
 async fn incident(

@@ -247,6 +247,15 @@ async fn repeat_location_counts_reports_within_50_metres_in_90_days() {
     assert_eq!(c["place"]["incidents"][0]["reference"], c["repeat_location"]["earlier"][0], "newest first");
     let (_, far) = app.get("/api/v1/first-contact-check?lat=51.5450&lon=-0.1500").await;
     assert_eq!(far["repeat_location"]["flag"], false);
+    assert!(
+        far["repeat_location"]["reason"].as_str().unwrap().starts_with("0 earlier reports at or within 50 m"),
+        "{far}"
+    );
+    // An address nobody has reported before is still a location: counted, not "not given".
+    let (_, new) = app.get("/api/v1/first-contact-check?address=1%20Nowhere%20Lane&postcode=E1%206AN").await;
+    assert!(new["repeat_location"]["reason"].as_str().unwrap().starts_with("0 earlier reports"), "{new}");
+    let (_, none) = app.get("/api/v1/first-contact-check?phone=07700900310").await;
+    assert!(none["repeat_location"]["reason"].as_str().unwrap().starts_with("No location given yet"), "{none}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! domain's rules give the verdicts.
 
 use crate::history;
-use crate::matching::{find_people, find_places, PersonMatch, PlaceMatch};
+use crate::matching::{exact_places, find_people, find_places, PersonMatch, PlaceMatch};
 use crate::{audit, orgs, ts, AuditEvent, Result, Store, StoreError};
 use asb_domain::contact::{ValidCheck, ValidContact};
 use asb_domain::history::{HistoryEntry, Role};
@@ -167,8 +167,12 @@ pub struct RecordOutcome {
 /// What the record says about a caller and a place, before any verdict.
 struct Findings {
     people: Vec<PersonMatch>,
-    person_history: Vec<(i64, HistoryEntry)>,
+    /// The matched people's incidents, and beside each (`history_of`) the person it is for.
+    person_history: Vec<HistoryEntry>,
+    history_of: Vec<i64>,
     person_totals: Vec<(i64, i64)>,
+    /// Whether a location was given at all (an unknown one still gets a repeat-location count).
+    located: bool,
     places: PlaceMatch,
     /// Reports at the place in the repeat-location window and in 12 months, and open ones.
     place_counts: history::PlaceCounts,
@@ -191,8 +195,8 @@ struct Keys<'a> {
 async fn find(conn: &mut SqliteConnection, p: &Policies, now: DateTime<Utc>, k: &Keys<'_>) -> Result<Findings> {
     let places = find_places(conn, k.address, k.postcode, k.point, p.repeat_location.radius_m).await?;
     let home_places = match k.home {
-        Some((a @ Some(_), pc)) | Some((a, pc @ Some(_))) => find_places(conn, a, pc, None, 0.0).await?.exact,
-        _ => places.exact.clone(),
+        Some((a, pc)) => exact_places(conn, a, pc).await?.into_iter().map(|r| r.0).collect(),
+        None => places.exact.clone(),
     };
     let people = find_people(
         conn,
@@ -206,19 +210,29 @@ async fn find(conn: &mut SqliteConnection, p: &Policies, now: DateTime<Utc>, k: 
     // Entries as far back as the longest policy window; all-time totals by count alone.
     let longest =
         p.repeat_victim.window_days.max(p.vulnerability.window_days).max(i64::from(p.case_review.window_months) * 31);
-    let person_history = history::for_people(conn, &ids, ts(now - Duration::days(longest))).await?;
+    let (history_of, person_history) =
+        history::for_people(conn, &ids, ts(now - Duration::days(longest))).await?.into_iter().unzip();
     let person_totals = history::totals_for_people(conn, &ids).await?;
-    let near = places.all_with_distance();
     let window = ts(now - Duration::days(p.repeat_location.window_days));
     let (place_history, place_counts) =
-        history::for_places(conn, &near, window, ts(now - Duration::days(365)), SHOWN as i64).await?;
+        history::for_places(conn, &places.near, window, ts(now - Duration::days(365)), SHOWN as i64).await?;
     let subject_history = match k.subject {
         Some(s) => Some(
             history::for_subject(conn, s.normalised(), ts(now - Duration::days(p.repeat_subject.window_days))).await?,
         ),
         None => None,
     };
-    Ok(Findings { people, person_history, person_totals, places, place_counts, place_history, subject_history })
+    Ok(Findings {
+        people,
+        person_history,
+        history_of,
+        person_totals,
+        located: k.address.is_some() || k.postcode.is_some() || k.point.is_some(),
+        places,
+        place_counts,
+        place_history,
+        subject_history,
+    })
 }
 
 /// Verdicts from findings. `recording` counts the contact being recorded in the case review.
@@ -228,14 +242,12 @@ fn verdicts(
     f: &Findings,
     recording: bool,
 ) -> (Verdict, Verdict, Verdict, CaseReview, Option<Verdict>) {
-    let all: Vec<HistoryEntry> = f.person_history.iter().map(|(_, e)| e.clone()).collect();
     let known_person = !f.people.is_empty();
-    let known_place = !f.places.exact.is_empty() || f.places.centre.is_some();
     (
-        verdict::repeat_victim(&p.repeat_victim, now, &all, known_person),
-        verdict::repeat_location_counted(&p.repeat_location, now, &f.place_history, f.place_counts.recent, known_place),
-        verdict::vulnerable(&p.vulnerability, now, &all),
-        verdict::case_review(&p.case_review, now, &all, recording),
+        verdict::repeat_victim(&p.repeat_victim, now, &f.person_history, known_person),
+        verdict::repeat_location_counted(&p.repeat_location, now, &f.place_history, f.place_counts.recent, f.located),
+        verdict::vulnerable(&p.vulnerability, now, &f.person_history),
+        verdict::case_review(&p.case_review, now, &f.person_history, recording),
         f.subject_history.as_ref().map(|h| verdict::repeat_subject(&p.repeat_subject, now, h, recording)),
     )
 }
@@ -246,7 +258,7 @@ fn describe_people(now: DateTime<Utc>, f: &Findings) -> Vec<MatchedPerson> {
         .map(|m| {
             let c = &m.card;
             let mine: Vec<&HistoryEntry> =
-                f.person_history.iter().filter(|(p, _)| *p == m.id).map(|(_, e)| e).collect();
+                f.history_of.iter().zip(&f.person_history).filter(|(p, _)| **p == m.id).map(|(_, e)| e).collect();
             let total = f.person_totals.iter().find(|(p, _)| *p == m.id).map_or(mine.len(), |(_, n)| *n as usize);
             MatchedPerson {
                 id: m.id,
@@ -266,12 +278,12 @@ fn describe_people(now: DateTime<Utc>, f: &Findings) -> Vec<MatchedPerson> {
 fn place_summary(p: &Policies, now: DateTime<Utc>, k: &Keys<'_>, f: &Findings) -> PlaceSummary {
     let entries: Vec<&HistoryEntry> = f.place_history.iter().collect();
     PlaceSummary {
-        known: !f.places.all_with_distance().is_empty(),
+        known: !f.places.near.is_empty(),
         address: k.address.map(|a| a.as_str().to_string()),
         postcode: k.postcode.map(|p| p.as_str().to_string()),
         lat: f.places.centre.map(|c| c.lat()),
         lon: f.places.centre.map(|c| c.lon()),
-        places_matched: f.places.all_with_distance().len(),
+        places_matched: f.places.near.len(),
         radius_m: p.repeat_location.radius_m,
         history: HistoryCounts {
             last_90_days: f.place_counts.recent,

@@ -108,31 +108,21 @@ pub(crate) async fn find_people(
 pub(crate) struct PlaceMatch {
     /// Places at the address itself (or the postcode, when only a postcode is given).
     pub exact: Vec<i64>,
-    /// Places within the radius of the centre, with their distance in metres (includes `exact`).
-    pub nearby: Vec<(i64, f64)>,
+    /// Every place at the address or within the radius of the centre, with its distance in
+    /// metres (the exact ones at 0 when they have no coordinates).
+    pub near: Vec<(i64, f64)>,
     pub centre: Option<GeoPoint>,
 }
 
-impl PlaceMatch {
-    pub fn all_with_distance(&self) -> Vec<(i64, f64)> {
-        let mut v = self.nearby.clone();
-        for id in &self.exact {
-            if !v.iter().any(|(p, _)| p == id) {
-                v.push((*id, 0.0));
-            }
-        }
-        v
-    }
-}
+type PlaceRow = (i64, Option<f64>, Option<f64>);
 
-pub(crate) async fn find_places(
+/// Places recorded at this address (and postcode), or in this postcode when no address is given.
+pub(crate) async fn exact_places(
     conn: &mut SqliteConnection,
     address: Option<&AddressLine>,
     postcode: Option<&Postcode>,
-    point: Option<GeoPoint>,
-    radius_m: f64,
-) -> Result<PlaceMatch> {
-    let rows: Vec<(i64, Option<f64>, Option<f64>)> = match (address, postcode) {
+) -> Result<Vec<PlaceRow>> {
+    Ok(match (address, postcode) {
         (Some(a), Some(p)) => {
             sqlx::query_as("SELECT id, lat, lon FROM places WHERE postcode = ? AND address_norm = ? LIMIT ?")
                 .bind(p.as_str())
@@ -156,9 +146,20 @@ pub(crate) async fn find_places(
                 .await?
         }
         (None, None) => Vec::new(),
-    };
+    })
+}
+
+/// The place asked about and everything within `radius_m` of it.
+pub(crate) async fn find_places(
+    conn: &mut SqliteConnection,
+    address: Option<&AddressLine>,
+    postcode: Option<&Postcode>,
+    point: Option<GeoPoint>,
+    radius_m: f64,
+) -> Result<PlaceMatch> {
+    let rows = exact_places(conn, address, postcode).await?;
     let centre = point.or_else(|| rows.iter().find_map(|(_, la, lo)| GeoPoint::new((*la)?, (*lo)?).ok()));
-    let mut m = PlaceMatch { exact: rows.iter().map(|r| r.0).collect(), nearby: Vec::new(), centre };
+    let mut m = PlaceMatch { exact: rows.iter().map(|r| r.0).collect(), near: Vec::new(), centre };
     if let Some(c) = centre {
         let cells: Vec<i64> = c.cells_within(radius_m).into_iter().map(asb_domain::matching::geo::to_i64).collect();
         // The cells cover more than the circle; a bounding box (1% wider) trims the rows sent
@@ -179,10 +180,15 @@ pub(crate) async fn find_places(
                 if let Ok(p) = GeoPoint::new(la, lo) {
                     let d = c.distance_m(&p);
                     if d <= radius_m {
-                        m.nearby.push((id, d));
+                        m.near.push((id, d));
                     }
                 }
             }
+        }
+    }
+    for id in &m.exact {
+        if !m.near.iter().any(|(p, _)| p == id) {
+            m.near.push((*id, 0.0));
         }
     }
     Ok(m)
