@@ -457,11 +457,14 @@ pub struct ValidCheck {
 }
 
 impl ValidCheck {
-    pub fn identifies_person(&self) -> bool {
-        self.phone.is_some() || self.name.is_some()
-    }
-    pub fn identifies_place(&self) -> bool {
-        self.postcode.is_some() || self.point.is_some()
+    /// Whether there is anything to look up: a date of birth alone, say, finds nobody.
+    pub fn has_search_key(&self) -> bool {
+        self.phone.is_some()
+            || self.name.is_some()
+            || self.address.is_some()
+            || self.postcode.is_some()
+            || self.point.is_some()
+            || self.subject.is_some()
     }
 }
 
@@ -581,6 +584,8 @@ mod tests {
         let ok = CheckInput { phone: Some("+44 7700 900123".into()), ..Default::default() }
             .validate(now().date_naive())
             .unwrap();
-        assert!(ok.identifies_person());
+        assert!(ok.has_search_key());
+        let dob_only = CheckInput { date_of_birth: Some("1980-01-01".into()), ..Default::default() };
+        assert!(!dob_only.validate(now().date_naive()).unwrap().has_search_key());
     }
 }

@@ -83,7 +83,7 @@ async fn first_contact_check(
     let Query(input) = query.map_err(|e| ApiError::BadRequest { detail: e.body_text(), errors: vec![] })?;
     let now = state.now();
     let check = input.validate(now.date_naive()).map_err(ApiError::Invalid)?;
-    if !check.identifies_person() && !check.identifies_place() && check.address.is_none() && check.subject.is_none() {
+    if !check.has_search_key() {
         return Err(ApiError::Invalid(vec![FieldError::new(
             "query",
             "Give at least one of phone, name, date_of_birth with name, address, postcode, or lat and lon",

@@ -347,31 +347,30 @@ async fn panel(
         subject: opt(&values, "subject_name"),
     };
     let now = state.now();
-    // While the handler is still typing, a half-written field is left out rather than refused.
+    // While the handler is still typing, a half-written field is left out rather than refused:
+    // clear each field named in an error, then the rest validates.
     let mut notes = Vec::new();
-    let check = loop {
-        match input.validate(now.date_naive()) {
-            Ok(c) => break c,
-            Err(errors) => {
-                for e in errors {
-                    let (what, field) = match e.field.as_str() {
-                        "phone" => ("Phone", &mut input.phone),
-                        "name" => ("Name", &mut input.name),
-                        "date_of_birth" => ("Date of birth", &mut input.date_of_birth),
-                        "postcode" => ("Postcode", &mut input.postcode),
-                        "address" => ("Address", &mut input.address),
-                        "subject" => ("Subject's name", &mut input.subject),
-                        _ => ("Location", &mut input.lat),
-                    };
-                    *field = None;
-                    notes.push(format!("{what} not used yet: {}", e.message));
-                }
-            }
+    let today = now.date_naive();
+    let check = input.validate(today).or_else(|errors| {
+        for e in errors {
+            let (what, fields) = match e.field.as_str() {
+                "phone" => ("Phone", vec![&mut input.phone]),
+                "name" => ("Name", vec![&mut input.name]),
+                "date_of_birth" => ("Date of birth", vec![&mut input.date_of_birth]),
+                "postcode" => ("Postcode", vec![&mut input.postcode]),
+                "address" => ("Address", vec![&mut input.address]),
+                "subject" => ("Subject's name", vec![&mut input.subject]),
+                _ => ("Map point", vec![&mut input.lat, &mut input.lon]),
+            };
+            fields.into_iter().for_each(|f| *f = None);
+            notes.push(format!("{what} not used yet: {}", e.message));
         }
+        input.validate(today)
+    });
+    let check = match check {
+        Ok(c) if c.has_search_key() => c,
+        _ => return render(&Panel { result: None, notes }),
     };
-    if !check.identifies_person() && !check.identifies_place() && check.address.is_none() {
-        return render(&Panel { result: None, notes });
-    }
     match state.store.first_contact_check(&state.policies, now, &check, Some(user.id)).await {
         Ok(result) => render(&Panel { result: Some(result), notes }),
         Err(e) => ApiError::from(e).into_response(),
