@@ -396,7 +396,7 @@ struct DonePage {
     d: IncidentDetail,
     v: StoredVerdicts,
     risk_level: String,
-    risk_score: Option<i64>,
+    risk_score: Option<i32>,
 }
 
 #[derive(Template)]
@@ -406,7 +406,7 @@ struct IncidentPage {
     d: IncidentDetail,
     received: String,
     risk_level: String,
-    risk_score: Option<i64>,
+    risk_score: Option<i32>,
 }
 
 async fn load(state: &AppState, reference: &str, user: i64, purpose: &str) -> Result<IncidentDetail, Response> {
@@ -419,7 +419,7 @@ async fn load(state: &AppState, reference: &str, user: i64, purpose: &str) -> Re
     }
 }
 
-fn risk_of(d: &IncidentDetail) -> (String, Option<i64>) {
+fn risk_of(d: &IncidentDetail) -> (String, Option<i32>) {
     match &d.risk {
         Some(r) => (r.level.clone().unwrap_or_else(|| "not assessed".into()), r.score),
         None => ("not assessed".into(), None),

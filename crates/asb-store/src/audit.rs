@@ -1,10 +1,16 @@
 //! The audit log: collection, alteration, consultation and disclosure of personal data, written
 //! in the same transaction as the change (or alongside the read) it records. It never holds the
 //! personal data that was searched for, only which fields were used and which records were seen.
+//!
+//! The log is a hash chain. Event n's hash covers its position, its fields and event n-1's hash,
+//! and `audit_head` holds the count and the latest hash; so altering, removing or reordering any
+//! event, or removing events from the end, is found by `verify_audit_chain`.
 
-use crate::{from_ts, Result, Store};
+use crate::engine::{exec, on, Db, Json, Ts};
+use crate::{Result, Store};
+use chrono::Utc;
 use serde::Serialize;
-use sqlx::SqliteConnection;
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
@@ -51,61 +57,194 @@ pub struct AuditRecord {
     pub detail: serde_json::Value,
 }
 
-pub(crate) async fn write(conn: &mut SqliteConnection, e: &AuditEvent) -> Result<()> {
-    sqlx::query("INSERT INTO audit_events (at, user_id, action, subject_type, subject_id, purpose, detail) VALUES (unixepoch(), ?, ?, ?, ?, ?, ?)")
-        .bind(e.user_id)
-        .bind(&e.action)
-        .bind(&e.subject_type)
-        .bind(&e.subject_id)
-        .bind(&e.purpose)
-        .bind(if e.detail.is_null() { None } else { Some(e.detail.to_string()) })
-        .execute(conn)
-        .await?;
+/// An intact chain: how many events, and the latest hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    pub events: i64,
+    pub head: String,
+}
+
+/// The first place the chain does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainBreak {
+    /// The first event that is missing, altered or out of place.
+    pub event: i64,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "audit event {}: {}", self.event, self.reason)
+    }
+}
+
+/// The hash of event `id`: JSON of the previous hash and the event's fields, so no two
+/// different events can serialise alike. `at` is in whole seconds on every engine.
+#[allow(clippy::too_many_arguments)]
+fn chain_hash(
+    prev: &str,
+    id: i64,
+    at: i64,
+    user: Option<i64>,
+    action: &str,
+    subject_type: &str,
+    subject_id: Option<&str>,
+    purpose: &str,
+    detail: &serde_json::Value,
+) -> String {
+    // serde_json's maps are sorted by key, so a detail read back from jsonb hashes the same.
+    let body = serde_json::json!([prev, id, at, user, action, subject_type, subject_id, purpose, detail]);
+    hex::encode(Sha256::digest(body.to_string().as_bytes()))
+}
+
+pub(crate) async fn write(db: &mut Db<'_>, e: &AuditEvent) -> Result<()> {
+    // Taking the head row first serialises concurrent writers on PostgreSQL (SQLite has one).
+    let next = "UPDATE audit_head SET events = events + 1 WHERE id = 1 RETURNING events, hash";
+    let (id, prev): (i64, String) = on!(db, c => sqlx::query_as(next).fetch_one(&mut *c).await?);
+    let at = Utc::now().timestamp();
+    let hash = chain_hash(
+        &prev,
+        id,
+        at,
+        e.user_id,
+        &e.action,
+        &e.subject_type,
+        e.subject_id.as_deref(),
+        &e.purpose,
+        &e.detail,
+    );
+    let insert = "INSERT INTO audit_events (id, at, user_id, action, subject_type, subject_id, purpose, detail, hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    let detail = (!e.detail.is_null()).then(|| Json::from(e.detail.clone()));
+    exec!(db, c => {
+        sqlx::query(insert)
+            .bind(id)
+            .bind(Ts::secs(at))
+            .bind(e.user_id)
+            .bind(&e.action)
+            .bind(&e.subject_type)
+            .bind(&e.subject_id)
+            .bind(&e.purpose)
+            .bind(&detail)
+            .bind(&hash)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *c).await?;
+    });
     Ok(())
+}
+
+type Row = (i64, Ts, Option<String>, String, String, Option<String>, String, Option<Json>);
+type ChainRow = (i64, Ts, Option<i64>, String, String, Option<String>, String, Option<Json>, Option<String>);
+
+const SELECT: &str = "SELECT a.id, a.at, u.username, a.action, a.subject_type, a.subject_id, a.purpose, a.detail
+     FROM audit_events a LEFT JOIN users u ON u.id = a.user_id";
+const CHAIN: &str = "SELECT id, at, user_id, action, subject_type, subject_id, purpose, detail, hash FROM audit_events";
+const PAGE: i64 = 10_000;
+
+fn row_hash(prev: &str, r: &ChainRow) -> String {
+    let detail = r.7.as_ref().map(|j| j.0.clone()).unwrap_or_default();
+    chain_hash(prev, r.0, r.1 .0.timestamp(), r.2, &r.3, &r.4, r.5.as_deref(), &r.6, &detail)
 }
 
 impl Store {
     /// Record a consultation (a look at personal data) that changed nothing.
     pub async fn audit(&self, e: &AuditEvent) -> Result<()> {
-        let mut conn = self.write.acquire().await?;
-        write(&mut conn, e).await
+        let mut tx = self.begin().await?;
+        write(&mut tx.db(), e).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Events about one record (`incident`, `REF`), oldest first.
     pub async fn audit_for(&self, subject_type: &str, subject_id: &str) -> Result<Vec<AuditRecord>> {
+        let mut c = self.reader().await?;
+        let sql = format!("{SELECT} WHERE a.subject_type = $1 AND a.subject_id = $2 ORDER BY a.id");
         let rows: Vec<Row> =
-            sqlx::query_as(&format!("{SELECT} WHERE a.subject_type = ? AND a.subject_id = ? ORDER BY a.id"))
-                .bind(subject_type)
-                .bind(subject_id)
-                .fetch_all(&self.read)
-                .await?;
+            on!(&mut c.db(), c => sqlx::query_as(&sql).bind(subject_type).bind(subject_id).fetch_all(c).await?);
         Ok(records(rows))
     }
 
     /// The latest events, newest first.
     pub async fn audit_recent(&self, limit: i64) -> Result<Vec<AuditRecord>> {
-        let rows: Vec<Row> =
-            sqlx::query_as(&format!("{SELECT} ORDER BY a.id DESC LIMIT ?")).bind(limit).fetch_all(&self.read).await?;
+        let mut c = self.reader().await?;
+        let sql = format!("{SELECT} ORDER BY a.id DESC LIMIT $1");
+        let rows: Vec<Row> = on!(&mut c.db(), c => sqlx::query_as(&sql).bind(limit).fetch_all(c).await?);
         Ok(records(rows))
     }
+
+    /// Check every event against the chain, oldest first. `Ok(Err(..))` names the first event
+    /// that is missing, altered or out of place.
+    pub async fn verify_audit_chain(&self) -> Result<Result<ChainReport, ChainBreak>> {
+        let mut c = self.current().await?;
+        let head = "SELECT events, hash FROM audit_head WHERE id = 1";
+        let (events, head_hash): (i64, String) = on!(&mut c.db(), c => sqlx::query_as(head).fetch_one(c).await?);
+        let sql = format!("{CHAIN} WHERE id > $1 ORDER BY id LIMIT $2");
+        let (mut last, mut prev) = (0i64, String::new());
+        loop {
+            let rows: Vec<ChainRow> =
+                on!(&mut c.db(), c => sqlx::query_as(&sql).bind(last).bind(PAGE).fetch_all(&mut *c).await?);
+            let Some(end) = rows.last().map(|r| r.0) else { break };
+            for r in &rows {
+                let expected = last + 1;
+                if r.0 != expected {
+                    let reason = format!("missing (the next event held is {})", r.0);
+                    return Ok(Err(ChainBreak { event: expected, reason }));
+                }
+                let hash = row_hash(&prev, r);
+                if r.8.as_deref() != Some(hash.as_str()) {
+                    let reason =
+                        "altered, or not in its place: its hash does not match its contents and the event before it";
+                    return Ok(Err(ChainBreak { event: r.0, reason: reason.into() }));
+                }
+                (last, prev) = (r.0, hash);
+            }
+            debug_assert_eq!(last, end);
+        }
+        if last != events || prev != head_hash {
+            let reason = format!("missing: the log held {events} events and {last} remain");
+            return Ok(Err(ChainBreak { event: last + 1, reason }));
+        }
+        Ok(Ok(ChainReport { events, head: head_hash }))
+    }
+
+    /// Bring events written before the chain existed into it, in order (a one-off when an old
+    /// database is opened). Cheap when there are none: the head's count is the highest id.
+    pub(crate) async fn seal_audit_chain(&self) -> Result<()> {
+        loop {
+            let mut tx = self.begin().await?;
+            let mut db = tx.db();
+            let head = "SELECT events, hash FROM audit_head WHERE id = 1";
+            let (events, mut prev): (i64, String) = on!(&mut db, c => sqlx::query_as(head).fetch_one(&mut *c).await?);
+            let sql = format!("{CHAIN} WHERE id > $1 AND hash IS NULL ORDER BY id LIMIT $2");
+            let rows: Vec<ChainRow> =
+                on!(&mut db, c => sqlx::query_as(&sql).bind(events).bind(PAGE).fetch_all(&mut *c).await?);
+            let Some(last) = rows.last().map(|r| r.0) else { return Ok(()) };
+            for r in &rows {
+                prev = row_hash(&prev, r);
+                exec!(&mut db, c => sqlx::query("UPDATE audit_events SET hash = $1 WHERE id = $2")
+                    .bind(&prev).bind(r.0).execute(&mut *c).await?);
+            }
+            exec!(&mut db, c => sqlx::query("UPDATE audit_head SET events = $1, hash = $2 WHERE id = 1")
+                .bind(last).bind(&prev).execute(&mut *c).await?);
+            drop(db);
+            tx.commit().await?;
+            tracing::info!(through = last, "audit events sealed into the hash chain");
+        }
+    }
 }
-
-type Row = (i64, i64, Option<String>, String, String, Option<String>, String, Option<String>);
-
-const SELECT: &str = "SELECT a.id, a.at, u.username, a.action, a.subject_type, a.subject_id, a.purpose, a.detail
-     FROM audit_events a LEFT JOIN users u ON u.id = a.user_id";
 
 fn records(rows: Vec<Row>) -> Vec<AuditRecord> {
     rows.into_iter()
         .map(|(id, at, user, action, subject_type, subject_id, purpose, detail)| AuditRecord {
             id,
-            at: from_ts(at),
+            at: at.0,
             user,
             action,
             subject_type,
             subject_id,
             purpose,
-            detail: detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default(),
+            detail: detail.map(|d| d.0).unwrap_or_default(),
         })
         .collect()
 }

@@ -1,8 +1,10 @@
 //! Bulk loading for generated datasets (and, later, imports): rows with ids the loader assigns,
-//! written many to a statement inside one transaction per batch.
+//! written many to a statement inside one transaction per batch. Times are epoch seconds.
 
+use crate::engine::{exec, on, Db, Engine, Ts};
 use crate::{Result, Store};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use chrono::NaiveDate;
+use sqlx::QueryBuilder;
 
 #[derive(Debug, Clone)]
 pub struct PlaceRow {
@@ -23,7 +25,7 @@ pub struct PersonRow {
     pub name: Option<String>,
     pub name_norm: Option<String>,
     pub name_key: Option<String>,
-    pub date_of_birth: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
     pub phone: Option<String>,
     pub address: Option<String>,
     pub postcode: Option<String>,
@@ -60,20 +62,35 @@ pub struct Batch {
     pub incidents: Vec<IncidentRow>,
 }
 
-// SQLite allows 32,766 bound parameters a statement.
+// SQLite allows 32,766 bound parameters a statement, PostgreSQL 65,535.
 const PARAMS: usize = 32_000;
 
-async fn chunks<T>(
-    conn: &mut SqliteConnection,
-    head: &str,
-    rows: &[T],
-    per_row: usize,
-    push: impl Fn(sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>, &T) + Copy,
-) -> Result<()> {
-    for chunk in rows.chunks(PARAMS / per_row) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
-        qb.push_values(chunk, push);
-        qb.build().execute(&mut *conn).await?;
+/// Insert `$rows` into a table, as many to a statement as the parameter limit allows.
+macro_rules! insert_rows {
+    ($conn:expr, $head:expr, $rows:expr, $per_row:expr, |$s:ident, $r:ident| $push:expr) => {
+        for chunk in $rows.chunks(PARAMS / $per_row) {
+            let mut qb = QueryBuilder::new($head);
+            qb.push_values(chunk, |mut $s, $r| {
+                $push;
+            });
+            qb.build().execute(&mut *$conn).await?;
+        }
+    };
+}
+
+/// The tables whose ids come from a sequence on PostgreSQL.
+const SEQUENCED: [&str; 8] =
+    ["organisations", "users", "api_tokens", "places", "people", "incidents", "incident_people", "contacts"];
+
+/// After rows were written with ids of their own, start each PostgreSQL sequence after the
+/// highest id (SQLite's rowids follow the table by themselves).
+pub(crate) async fn sync_sequences(db: &mut Db<'_>) -> Result<()> {
+    let Db::Pg(c) = db else { return Ok(()) };
+    for table in SEQUENCED {
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}"
+        );
+        sqlx::query(&sql).execute(&mut **c).await?;
     }
     Ok(())
 }
@@ -81,14 +98,24 @@ async fn chunks<T>(
 impl Store {
     /// Write one batch in one transaction. Ids must be new.
     pub async fn load_batch(&self, b: &Batch) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        chunks(
-            &mut tx,
-            "INSERT INTO places (id, address, address_norm, postcode, lat, lon, h3, borough_id, created_at) ",
-            &b.places,
-            9,
-            |mut s, r| {
-                s.push_bind(r.id)
+        let mut tx = self.begin().await?;
+        let db = &mut tx.db();
+        if db.engine() == Engine::Postgres {
+            // A lost batch is reloaded; waiting for each batch's WAL flush is not worth it.
+            exec!(db, c => sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(c).await?);
+        }
+        let quals: Vec<(i64, i32)> =
+            b.incidents.iter().flat_map(|i| i.qualifiers.iter().map(move |q| (i.id, i32::from(*q)))).collect();
+        let links: Vec<(i64, i64, &str)> =
+            b.incidents.iter().flat_map(|i| i.people.iter().map(move |(p, role)| (i.id, *p, *role))).collect();
+        on!(db, c => {
+            insert_rows!(
+                c,
+                "INSERT INTO places (id, address, address_norm, postcode, lat, lon, h3, borough_id, created_at) ",
+                b.places,
+                9,
+                |s, r| s
+                    .push_bind(r.id)
                     .push_bind(r.address.clone())
                     .push_bind(r.address_norm.clone())
                     .push_bind(r.postcode.clone())
@@ -96,128 +123,123 @@ impl Store {
                     .push_bind(r.lon)
                     .push_bind(r.h3)
                     .push_bind(r.borough_id)
-                    .push_bind(r.created_at);
-            },
-        )
-        .await?;
-        chunks(
-            &mut tx,
-            "INSERT INTO people (id, name, name_norm, name_key, date_of_birth, phone, address, postcode, home_place_id, created_at) ",
-            &b.people,
-            10,
-            |mut s, r| {
-                s.push_bind(r.id)
+                    .push_bind(Ts::secs(r.created_at))
+            );
+            insert_rows!(
+                c,
+                "INSERT INTO people (id, name, name_norm, name_key, date_of_birth, phone, address, postcode, home_place_id, created_at) ",
+                b.people,
+                10,
+                |s, r| s
+                    .push_bind(r.id)
                     .push_bind(r.name.clone())
                     .push_bind(r.name_norm.clone())
                     .push_bind(r.name_key.clone())
-                    .push_bind(r.date_of_birth.clone())
+                    .push_bind(r.date_of_birth)
                     .push_bind(r.phone.clone())
                     .push_bind(r.address.clone())
                     .push_bind(r.postcode.clone())
                     .push_bind(r.home_place_id)
-                    .push_bind(r.created_at);
-            },
-        )
-        .await?;
-        chunks(
-            &mut tx,
-            "INSERT INTO incidents (id, reference, organisation_id, received_at, place_id, opening_category, opening_type_code, category, type_code, narrative, status, risk_score, risk_level, risk_assessed_level, risk_questionnaire, created_at) ",
-            &b.incidents,
-            16,
-            |mut s, r| {
-                s.push_bind(r.id)
+                    .push_bind(Ts::secs(r.created_at))
+            );
+            insert_rows!(
+                c,
+                "INSERT INTO incidents (id, reference, organisation_id, received_at, place_id, opening_category, opening_type_code, category, type_code, narrative, status, risk_score, risk_level, risk_assessed_level, risk_questionnaire, created_at) ",
+                b.incidents,
+                16,
+                |s, r| s
+                    .push_bind(r.id)
                     .push_bind(r.reference.clone())
                     .push_bind(r.organisation_id)
-                    .push_bind(r.received_at)
+                    .push_bind(Ts::secs(r.received_at))
                     .push_bind(r.place_id)
                     .push_bind(r.category.clone())
-                    .push_bind(r.type_code)
+                    .push_bind(i32::from(r.type_code))
                     .push_bind(r.category.clone())
-                    .push_bind(r.type_code)
+                    .push_bind(i32::from(r.type_code))
                     .push_bind(r.narrative.clone())
                     .push_bind(r.status.clone())
-                    .push_bind(r.risk_score)
+                    .push_bind(r.risk_score.map(i64::from))
                     .push_bind(r.risk_level.clone())
                     .push_bind(r.risk_level.clone())
                     .push_bind(r.risk_questionnaire.clone())
-                    .push_bind(r.received_at);
-            },
-        )
-        .await?;
-        let quals: Vec<(i64, u16)> =
-            b.incidents.iter().flat_map(|i| i.qualifiers.iter().map(move |q| (i.id, *q))).collect();
-        chunks(&mut tx, "INSERT INTO incident_qualifiers (incident_id, code, applied_by) ", &quals, 3, |mut s, r| {
-            s.push_bind(r.0).push_bind(r.1).push_bind("system");
-        })
-        .await?;
-        let links: Vec<(i64, i64, &str)> =
-            b.incidents.iter().flat_map(|i| i.people.iter().map(move |(p, role)| (i.id, *p, *role))).collect();
-        chunks(&mut tx, "INSERT INTO incident_people (incident_id, person_id, role) ", &links, 3, |mut s, r| {
-            s.push_bind(r.0).push_bind(r.1).push_bind(r.2);
-        })
-        .await?;
-        chunks(
-            &mut tx,
-            "INSERT INTO contacts (incident_id, person_id, organisation_id, channel, received_at) ",
-            &b.incidents,
-            5,
-            |mut s, r| {
-                s.push_bind(r.id)
+                    .push_bind(Ts::secs(r.received_at))
+            );
+            insert_rows!(c, "INSERT INTO incident_qualifiers (incident_id, code, applied_by) ", quals, 3, |s, r| s
+                .push_bind(r.0)
+                .push_bind(r.1)
+                .push_bind("system"));
+            insert_rows!(c, "INSERT INTO incident_people (incident_id, person_id, role) ", links, 3, |s, r| s
+                .push_bind(r.0)
+                .push_bind(r.1)
+                .push_bind(r.2));
+            insert_rows!(
+                c,
+                "INSERT INTO contacts (incident_id, person_id, organisation_id, channel, received_at) ",
+                b.incidents,
+                5,
+                |s, r| s
+                    .push_bind(r.id)
                     .push_bind(r.contact_person)
                     .push_bind(r.organisation_id)
                     .push_bind(r.channel)
-                    .push_bind(r.received_at);
-            },
-        )
-        .await?;
+                    .push_bind(Ts::secs(r.received_at))
+            );
+        });
         tx.commit().await?;
         Ok(())
     }
 
-    /// Loading mode for a database nobody else is writing: no foreign-key checks (loaders assign
-    /// consistent ids) and no fsync per batch. `end_bulk` restores the safe settings and
-    /// checkpoints; a crash mid-load can lose the load, never earlier data made durable before it.
+    /// Loading mode for a database nobody else is writing. On SQLite: no foreign-key checks
+    /// (loaders assign consistent ids) and no fsync per batch. `end_bulk` restores the safe
+    /// settings (and on PostgreSQL moves the id sequences past the loaded rows); a crash
+    /// mid-load can lose the load, never earlier data made durable before it.
     pub async fn begin_bulk(&self) -> Result<()> {
-        let mut conn = self.write.acquire().await?;
-        sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await?;
-        sqlx::query("PRAGMA synchronous = OFF").execute(&mut *conn).await?;
-        sqlx::query("PRAGMA wal_autocheckpoint = 100000").execute(&mut *conn).await?;
+        let mut conn = self.pools.writer().await?;
+        if let Db::Sqlite(c) = &mut conn.db() {
+            sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut **c).await?;
+            sqlx::query("PRAGMA synchronous = OFF").execute(&mut **c).await?;
+            sqlx::query("PRAGMA wal_autocheckpoint = 100000").execute(&mut **c).await?;
+        }
         Ok(())
     }
 
     pub async fn end_bulk(&self) -> Result<()> {
-        let mut conn = self.write.acquire().await?;
-        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+        let mut conn = self.pools.writer().await?;
+        match &mut conn.db() {
+            Db::Sqlite(c) => {
+                sqlx::query("PRAGMA foreign_keys = ON").execute(&mut **c).await?;
+                sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut **c).await?;
+                sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut **c).await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut **c).await?;
+            }
+            db => sync_sequences(db).await?,
+        }
         Ok(())
     }
 
     /// Make sure the reference counters continue after loaded references.
     pub async fn set_reference_counter(&self, year: i32, next_value: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO reference_counters (year, next_value) VALUES (?, ?)
-             ON CONFLICT (year) DO UPDATE SET next_value = MAX(next_value, excluded.next_value)",
-        )
-        .bind(year)
-        .bind(next_value)
-        .execute(&self.write)
-        .await?;
+        let sql = "INSERT INTO reference_counters (year, next_value) VALUES ($1, $2)
+             ON CONFLICT (year) DO UPDATE SET next_value = CASE WHEN excluded.next_value > reference_counters.next_value
+               THEN excluded.next_value ELSE reference_counters.next_value END";
+        let mut tx = self.begin().await?;
+        exec!(&mut tx.db(), c => sqlx::query(sql).bind(year).bind(next_value).execute(c).await?);
+        tx.commit().await?;
         Ok(())
     }
 
     /// Row-id ceilings, so a loader can assign fresh ids.
     pub async fn max_ids(&self) -> Result<(i64, i64, i64)> {
-        Ok(sqlx::query_as(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM places), (SELECT COALESCE(MAX(id), 0) FROM people), (SELECT COALESCE(MAX(id), 0) FROM incidents)",
-        )
-        .fetch_one(&self.read)
-        .await?)
+        let sql = "SELECT (SELECT COALESCE(MAX(id), 0) FROM places), (SELECT COALESCE(MAX(id), 0) FROM people),
+            (SELECT COALESCE(MAX(id), 0) FROM incidents)";
+        let mut c = self.current().await?;
+        Ok(on!(&mut c.db(), c => sqlx::query_as(sql).fetch_one(c).await?))
     }
 
     /// Organisation ids by code, for loaders.
     pub async fn organisation_ids(&self) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as("SELECT code, id FROM organisations").fetch_all(&self.read).await?)
+        let mut c = self.current().await?;
+        Ok(on!(&mut c.db(), c => sqlx::query_as("SELECT code, id FROM organisations").fetch_all(c).await?))
     }
 }

@@ -2,9 +2,10 @@
 //! recording the contact in one transaction. The store finds people, places and history; the
 //! domain's rules give the verdicts.
 
+use crate::engine::{exec, on, Db, Json, Ts};
 use crate::history;
 use crate::matching::{exact_places, find_people, find_places, PersonMatch, PlaceMatch};
-use crate::{audit, orgs, ts, AuditEvent, Result, Store, StoreError};
+use crate::{audit, orgs, AuditEvent, Result, Store, StoreError};
 use asb_domain::contact::{ValidCheck, ValidContact};
 use asb_domain::history::{HistoryEntry, Role};
 use asb_domain::matching::{geo, AddressLine, GeoPoint, PersonName, PhoneNumber, Postcode};
@@ -13,7 +14,6 @@ use asb_domain::verdict::{self, CaseReview, Verdict};
 use asb_domain::{boroughs, FieldError, IncidentRef, Policies, Qualifier};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,7 +96,7 @@ const SHOWN: usize = 20;
 pub struct MatchedPerson {
     pub id: i64,
     pub name: Option<String>,
-    pub date_of_birth: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
     pub phone: Option<String>,
     pub address: Option<String>,
     pub postcode: Option<String>,
@@ -192,14 +192,14 @@ struct Keys<'a> {
     subject: Option<&'a PersonName>,
 }
 
-async fn find(conn: &mut SqliteConnection, p: &Policies, now: DateTime<Utc>, k: &Keys<'_>) -> Result<Findings> {
-    let places = find_places(conn, k.address, k.postcode, k.point, p.repeat_location.radius_m).await?;
+async fn find(db: &mut Db<'_>, p: &Policies, now: DateTime<Utc>, k: &Keys<'_>) -> Result<Findings> {
+    let places = find_places(db, k.address, k.postcode, k.point, p.repeat_location.radius_m).await?;
     let home_places = match k.home {
-        Some((a, pc)) => exact_places(conn, a, pc).await?.into_iter().map(|r| r.0).collect(),
+        Some((a, pc)) => exact_places(db, a, pc).await?.into_iter().map(|r| r.0).collect(),
         None => places.exact.clone(),
     };
     let people = find_people(
-        conn,
+        db,
         k.phone,
         k.name,
         k.dob,
@@ -211,14 +211,14 @@ async fn find(conn: &mut SqliteConnection, p: &Policies, now: DateTime<Utc>, k: 
     let longest =
         p.repeat_victim.window_days.max(p.vulnerability.window_days).max(i64::from(p.case_review.window_months) * 31);
     let (history_of, person_history) =
-        history::for_people(conn, &ids, ts(now - Duration::days(longest))).await?.into_iter().unzip();
-    let person_totals = history::totals_for_people(conn, &ids).await?;
-    let window = ts(now - Duration::days(p.repeat_location.window_days));
+        history::for_people(db, &ids, Ts(now - Duration::days(longest))).await?.into_iter().unzip();
+    let person_totals = history::totals_for_people(db, &ids).await?;
+    let window = Ts(now - Duration::days(p.repeat_location.window_days));
     let (place_history, place_counts) =
-        history::for_places(conn, &places.near, window, ts(now - Duration::days(365)), SHOWN as i64).await?;
+        history::for_places(db, &places.near, window, Ts(now - Duration::days(365)), SHOWN as i64).await?;
     let subject_history = match k.subject {
         Some(s) => Some(
-            history::for_subject(conn, s.normalised(), ts(now - Duration::days(p.repeat_subject.window_days))).await?,
+            history::for_subject(db, s.normalised(), Ts(now - Duration::days(p.repeat_subject.window_days))).await?,
         ),
         None => None,
     };
@@ -331,15 +331,16 @@ impl Store {
             AuditEvent::new(user_id, "consultation", "search", None, "first-contact check")
                 .with_detail(serde_json::json!({"fields": used, "people": seen}))
         };
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.reader().await?;
+        let db = &mut conn.db();
         let f = if c.phone.is_none() && c.name.is_none() && c.subject.is_none() {
             // A place alone shows nobody's record: the log entry is known before the search, so
             // it is written while the search runs (and still before the answer goes back).
             let logged = event(&[]);
-            let (f, ()) = tokio::try_join!(find(&mut conn, p, now, &keys), self.audit(&logged))?;
+            let (f, ()) = tokio::try_join!(find(db, p, now, &keys), self.audit(&logged))?;
             f
         } else {
-            let f = find(&mut conn, p, now, &keys).await?;
+            let f = find(db, p, now, &keys).await?;
             self.audit(&event(&f.people.iter().map(|m| m.id).collect::<Vec<_>>())).await?;
             f
         };
@@ -369,17 +370,18 @@ impl Store {
         user_id: Option<i64>,
     ) -> Result<RecordOutcome> {
         let received_at = c.received_at.unwrap_or(now);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
+        let db = &mut tx.db();
         // A report belongs to the organisation named, else to the recording user's own.
         let users_org = match (&c.organisation, user_id) {
-            (None, Some(u)) => orgs::of_user(&mut tx, u).await?,
+            (None, Some(u)) => orgs::of_user(db, u).await?,
             _ => None,
         };
         let org = match users_org {
             Some(o) => o,
             None => {
                 let code = c.organisation.as_deref().unwrap_or(orgs::FORCE_CODE);
-                orgs::by_code(&mut tx, code).await?.ok_or_else(|| {
+                orgs::by_code(db, code).await?.ok_or_else(|| {
                     StoreError::Invalid(vec![FieldError::new(
                         "organisation",
                         format!("'{code}' is not an organisation in this system"),
@@ -400,7 +402,7 @@ impl Store {
             subject: c.subjects.iter().find_map(|s| s.name.as_ref()),
         };
         // Histories as they stood just before this report.
-        let f = find(&mut tx, p, received_at, &keys).await?;
+        let f = find(db, p, received_at, &keys).await?;
         let (repeat_victim, repeat_location, known_vulnerable, case_review, repeat_subject) =
             verdicts(p, received_at, &f, true);
 
@@ -442,10 +444,10 @@ impl Store {
             known_vulnerable.clone()
         };
 
-        let place_id = upsert_place(&mut tx, c, &f, received_at).await?;
-        let person_id = upsert_caller(&mut tx, c, &f, received_at, place_id).await?;
+        let place_id = upsert_place(db, c, &f, received_at).await?;
+        let person_id = upsert_caller(db, c, &f, received_at, place_id).await?;
 
-        let reference = next_reference(&mut tx, received_at.year()).await?;
+        let reference = next_reference(db, received_at.year()).await?;
         let risk = RiskOutcome {
             score: assessment.score,
             level,
@@ -472,65 +474,66 @@ impl Store {
             "repeat_victim": repeat_victim, "repeat_location": repeat_location, "vulnerable": vulnerable,
             "repeat_subject": repeat_subject, "case_review": case_review, "risk": risk, "next_steps": next_steps,
         });
-        let incident_id: i64 = sqlx::query_scalar(
-            "INSERT INTO incidents (reference, organisation_id, received_at, place_id, opening_category, opening_type_code,
-               category, type_code, narrative, status, risk_score, risk_level, risk_assessed_level, risk_questionnaire,
-               risk_answers, risk_override_reason, self_reported_repeat, verdicts, created_by, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(reference.to_string())
-        .bind(org.id)
-        .bind(ts(received_at))
-        .bind(place_id)
-        .bind(c.category.as_str())
-        .bind(c.type_code.code())
-        .bind(c.category.as_str())
-        .bind(c.type_code.code())
-        .bind(&c.narrative)
-        .bind(assessment.score)
-        .bind(level.as_str())
-        .bind(assessment.level.as_str())
-        .bind(&assessment.questionnaire)
-        .bind(serde_json::to_string(&c.risk_answers).unwrap_or_default())
-        .bind(&override_reason)
-        .bind(c.self_reported_repeat)
-        .bind(verdicts_json.to_string())
-        .bind(user_id)
-        .bind(ts(now))
-        .fetch_one(&mut *tx)
-        .await?;
+        let insert = "INSERT INTO incidents (reference, organisation_id, received_at, place_id, opening_category,
+               opening_type_code, category, type_code, narrative, status, risk_score, risk_level, risk_assessed_level,
+               risk_questionnaire, risk_answers, risk_override_reason, self_reported_repeat, verdicts, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $5, $6, $7, 'open', $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id";
+        let answers = Json::from(serde_json::to_value(&c.risk_answers).unwrap_or_default());
+        let incident_id: i64 = on!(db, conn => sqlx::query_scalar(insert)
+            .bind(reference.to_string())
+            .bind(org.id)
+            .bind(Ts(received_at))
+            .bind(place_id)
+            .bind(c.category.as_str())
+            .bind(i32::from(c.type_code.code()))
+            .bind(&c.narrative)
+            .bind(i64::from(assessment.score))
+            .bind(level.as_str())
+            .bind(assessment.level.as_str())
+            .bind(&assessment.questionnaire)
+            .bind(answers)
+            .bind(&override_reason)
+            .bind(c.self_reported_repeat)
+            .bind(Json::from(verdicts_json))
+            .bind(user_id)
+            .bind(Ts(now))
+            .fetch_one(conn)
+            .await?);
 
+        let insert = "INSERT INTO incident_qualifiers (incident_id, code, applied_by, reason) VALUES ($1, $2, $3, $4)";
         for (q, by, reason) in &qualifiers {
-            sqlx::query("INSERT INTO incident_qualifiers (incident_id, code, applied_by, reason) VALUES (?, ?, ?, ?)")
+            exec!(db, conn => sqlx::query(insert)
                 .bind(incident_id)
-                .bind(q.code())
+                .bind(i32::from(q.code()))
                 .bind(by)
                 .bind(reason)
-                .execute(&mut *tx)
-                .await?;
+                .execute(conn)
+                .await?);
         }
         if let Some(person) = person_id {
             let role = if c.caller_is_victim { Role::Victim } else { Role::Reporter };
-            link(&mut tx, incident_id, Some(person), role, None).await?;
+            link(db, incident_id, Some(person), role, None).await?;
         }
         for s in &c.subjects {
             let subject_person = match &s.name {
-                Some(n) => Some(upsert_subject(&mut tx, n, received_at).await?),
+                Some(n) => Some(upsert_subject(db, n, received_at).await?),
                 None => None,
             };
-            link(&mut tx, incident_id, subject_person, Role::Subject, s.description.as_deref()).await?;
+            link(db, incident_id, subject_person, Role::Subject, s.description.as_deref()).await?;
         }
-        sqlx::query("INSERT INTO contacts (incident_id, person_id, organisation_id, channel, received_at, taken_by) VALUES (?, ?, ?, ?, ?, ?)")
+        let insert = "INSERT INTO contacts (incident_id, person_id, organisation_id, channel, received_at, taken_by)
+             VALUES ($1, $2, $3, $4, $5, $6)";
+        exec!(db, conn => sqlx::query(insert)
             .bind(incident_id)
             .bind(person_id)
             .bind(org.id)
             .bind(c.channel.as_str())
-            .bind(ts(received_at))
+            .bind(Ts(received_at))
             .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(conn)
+            .await?);
         audit::write(
-            &mut tx,
+            db,
             &AuditEvent::new(user_id, "collection", "incident", Some(reference.to_string()), "recording an ASB report").with_detail(
                 serde_json::json!({"channel": c.channel.as_str(), "organisation": org.code, "person": person_id, "place": place_id}),
             ),
@@ -558,30 +561,21 @@ impl Store {
 }
 
 async fn link(
-    conn: &mut SqliteConnection,
+    db: &mut Db<'_>,
     incident: i64,
     person: Option<i64>,
     role: Role,
     description: Option<&str>,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO incident_people (incident_id, person_id, role, description) VALUES (?, ?, ?, ?)")
-        .bind(incident)
-        .bind(person)
-        .bind(role.as_str())
-        .bind(description)
-        .execute(conn)
-        .await?;
+    let sql = "INSERT INTO incident_people (incident_id, person_id, role, description) VALUES ($1, $2, $3, $4)";
+    exec!(db, c => sqlx::query(sql).bind(incident).bind(person).bind(role.as_str()).bind(description).execute(c).await?);
     Ok(())
 }
 
-async fn next_reference(conn: &mut SqliteConnection, year: i32) -> Result<IncidentRef> {
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO reference_counters (year, next_value) VALUES (?, 2)
-         ON CONFLICT (year) DO UPDATE SET next_value = next_value + 1 RETURNING next_value - 1",
-    )
-    .bind(year)
-    .fetch_one(conn)
-    .await?;
+async fn next_reference(db: &mut Db<'_>, year: i32) -> Result<IncidentRef> {
+    let sql = "INSERT INTO reference_counters (year, next_value) VALUES ($1, 2)
+         ON CONFLICT (year) DO UPDATE SET next_value = reference_counters.next_value + 1 RETURNING next_value - 1";
+    let seq: i64 = on!(db, c => sqlx::query_scalar(sql).bind(year).fetch_one(c).await?);
     Ok(IncidentRef::new(year, seq as u64))
 }
 
@@ -591,46 +585,47 @@ fn borough_for(point: Option<GeoPoint>, postcode: Option<&Postcode>) -> Option<&
         .or_else(|| point.map(|p| boroughs::nearest(p.lat(), p.lon())))
 }
 
-async fn upsert_place(conn: &mut SqliteConnection, c: &ValidContact, f: &Findings, at: DateTime<Utc>) -> Result<i64> {
+async fn upsert_place(db: &mut Db<'_>, c: &ValidContact, f: &Findings, at: DateTime<Utc>) -> Result<i64> {
     let l = &c.location;
     // The same address is the same place; a bare point or postcode makes a new one.
     if l.address.is_some() {
         if let Some(id) = f.places.exact.first() {
             if let Some(pt) = l.point {
-                sqlx::query("UPDATE places SET lat = ?, lon = ?, h3 = ? WHERE id = ? AND lat IS NULL")
+                let sql = "UPDATE places SET lat = $1, lon = $2, h3 = $3 WHERE id = $4 AND lat IS NULL";
+                exec!(db, conn => sqlx::query(sql)
                     .bind(pt.lat())
                     .bind(pt.lon())
                     .bind(geo::to_i64(pt.cell()))
                     .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
+                    .execute(conn)
+                    .await?);
             }
             return Ok(*id);
         }
     }
     let point = l.point.or(f.places.centre);
     let borough = match borough_for(point, l.postcode.as_ref()) {
-        Some(b) => orgs::by_code(conn, &orgs::borough_code(b.ons_code)).await?.map(|o| o.id),
+        Some(b) => orgs::by_code(db, &orgs::borough_code(b.ons_code)).await?.map(|o| o.id),
         None => None,
     };
-    Ok(sqlx::query_scalar(
-        "INSERT INTO places (address, address_norm, postcode, lat, lon, h3, borough_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(l.address.as_ref().map(|a| a.as_str()))
-    .bind(l.address.as_ref().map(|a| a.normalised()))
-    .bind(l.postcode.as_ref().map(|p| p.as_str()))
-    .bind(point.map(|p| p.lat()))
-    .bind(point.map(|p| p.lon()))
-    .bind(point.map(|p| geo::to_i64(p.cell())))
-    .bind(borough)
-    .bind(ts(at))
-    .fetch_one(conn)
-    .await?)
+    let sql = "INSERT INTO places (address, address_norm, postcode, lat, lon, h3, borough_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+    Ok(on!(db, conn => sqlx::query_scalar(sql)
+        .bind(l.address.as_ref().map(|a| a.as_str()))
+        .bind(l.address.as_ref().map(|a| a.normalised()))
+        .bind(l.postcode.as_ref().map(|p| p.as_str()))
+        .bind(point.map(|p| p.lat()))
+        .bind(point.map(|p| p.lon()))
+        .bind(point.map(|p| geo::to_i64(p.cell())))
+        .bind(borough)
+        .bind(Ts(at))
+        .fetch_one(conn)
+        .await?))
 }
 
 /// The caller's person record: the best existing match (filling in what it lacked), or a new one.
 async fn upsert_caller(
-    conn: &mut SqliteConnection,
+    db: &mut Db<'_>,
     c: &ValidContact,
     f: &Findings,
     at: DateTime<Utc>,
@@ -647,63 +642,57 @@ async fn upsert_caller(
     } else {
         (caller.address.as_ref(), caller.postcode.as_ref())
     };
-    let dob = caller.date_of_birth.map(|d| d.to_string());
     if let Some(best) = f.people.iter().max_by_key(|m| m.reasons.len()) {
-        sqlx::query(
-            "UPDATE people SET phone = COALESCE(phone, ?), date_of_birth = COALESCE(date_of_birth, ?),
-               name = COALESCE(name, ?), name_norm = COALESCE(name_norm, ?), name_key = COALESCE(name_key, ?),
-               address = COALESCE(address, ?), postcode = COALESCE(postcode, ?), home_place_id = COALESCE(home_place_id, ?)
-             WHERE id = ?",
-        )
-        .bind(caller.phone.as_ref().map(|p| p.as_e164()))
-        .bind(&dob)
+        let sql = "UPDATE people SET phone = COALESCE(phone, $1), date_of_birth = COALESCE(date_of_birth, $2),
+               name = COALESCE(name, $3), name_norm = COALESCE(name_norm, $4), name_key = COALESCE(name_key, $5),
+               address = COALESCE(address, $6), postcode = COALESCE(postcode, $7),
+               home_place_id = COALESCE(home_place_id, $8)
+             WHERE id = $9";
+        exec!(db, conn => sqlx::query(sql)
+            .bind(caller.phone.as_ref().map(|p| p.as_e164()))
+            .bind(caller.date_of_birth)
+            .bind(caller.name.as_ref().map(|n| n.display()))
+            .bind(caller.name.as_ref().map(|n| n.normalised()))
+            .bind(caller.name.as_ref().map(|n| n.phonetic_key()))
+            .bind(address.map(|a| a.as_str()))
+            .bind(postcode.map(|p| p.as_str()))
+            .bind(home_place)
+            .bind(best.id)
+            .execute(conn)
+            .await?);
+        return Ok(Some(best.id));
+    }
+    let sql = "INSERT INTO people (name, name_norm, name_key, date_of_birth, phone, address, postcode, home_place_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+    let id: i64 = on!(db, conn => sqlx::query_scalar(sql)
         .bind(caller.name.as_ref().map(|n| n.display()))
         .bind(caller.name.as_ref().map(|n| n.normalised()))
         .bind(caller.name.as_ref().map(|n| n.phonetic_key()))
+        .bind(caller.date_of_birth)
+        .bind(caller.phone.as_ref().map(|p| p.as_e164()))
         .bind(address.map(|a| a.as_str()))
         .bind(postcode.map(|p| p.as_str()))
         .bind(home_place)
-        .bind(best.id)
-        .execute(conn)
-        .await?;
-        return Ok(Some(best.id));
-    }
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO people (name, name_norm, name_key, date_of_birth, phone, address, postcode, home_place_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(caller.name.as_ref().map(|n| n.display()))
-    .bind(caller.name.as_ref().map(|n| n.normalised()))
-    .bind(caller.name.as_ref().map(|n| n.phonetic_key()))
-    .bind(&dob)
-    .bind(caller.phone.as_ref().map(|p| p.as_e164()))
-    .bind(address.map(|a| a.as_str()))
-    .bind(postcode.map(|p| p.as_str()))
-    .bind(home_place)
-    .bind(ts(at))
-    .fetch_one(conn)
-    .await?;
+        .bind(Ts(at))
+        .fetch_one(conn)
+        .await?);
     Ok(Some(id))
 }
 
 /// A named subject: the person already recorded as a subject under this exact name, or a new one.
-async fn upsert_subject(conn: &mut SqliteConnection, name: &PersonName, at: DateTime<Utc>) -> Result<i64> {
-    let existing: Option<i64> = sqlx::query_scalar(
-        "SELECT p.id FROM people p JOIN incident_people ip ON ip.person_id = p.id AND ip.role = 'subject' WHERE p.name_norm = ? LIMIT 1",
-    )
-    .bind(name.normalised())
-    .fetch_optional(&mut *conn)
-    .await?;
+async fn upsert_subject(db: &mut Db<'_>, name: &PersonName, at: DateTime<Utc>) -> Result<i64> {
+    let sql = "SELECT p.id FROM people p JOIN incident_people ip ON ip.person_id = p.id AND ip.role = 'subject'
+         WHERE p.name_norm = $1 LIMIT 1";
+    let existing: Option<i64> = on!(db, c => sqlx::query_scalar(sql).bind(name.normalised()).fetch_optional(c).await?);
     if let Some(id) = existing {
         return Ok(id);
     }
-    Ok(sqlx::query_scalar(
-        "INSERT INTO people (name, name_norm, name_key, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-    )
-    .bind(name.display())
-    .bind(name.normalised())
-    .bind(name.phonetic_key())
-    .bind(ts(at))
-    .fetch_one(conn)
-    .await?)
+    let sql = "INSERT INTO people (name, name_norm, name_key, created_at) VALUES ($1, $2, $3, $4) RETURNING id";
+    Ok(on!(db, c => sqlx::query_scalar(sql)
+        .bind(name.display())
+        .bind(name.normalised())
+        .bind(name.phonetic_key())
+        .bind(Ts(at))
+        .fetch_one(c)
+        .await?))
 }

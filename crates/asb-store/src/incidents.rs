@@ -1,6 +1,7 @@
 //! Reading one incident in full: the record a handler or officer opens by reference.
 
-use crate::{from_ts, AuditEvent, Result, Store};
+use crate::engine::{on, Db, Json, Ts};
+use crate::{AuditEvent, Result, Store};
 use asb_domain::matching::PhoneNumber;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,7 +12,7 @@ pub struct IncidentPerson {
     pub person_id: Option<i64>,
     pub name: Option<String>,
     pub phone: Option<String>,
-    pub date_of_birth: Option<String>,
+    pub date_of_birth: Option<chrono::NaiveDate>,
     pub description: Option<String>,
 }
 
@@ -64,7 +65,7 @@ pub struct Location {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Risk {
-    pub score: Option<i64>,
+    pub score: Option<i32>,
     pub level: Option<String>,
     pub assessed_level: Option<String>,
     pub questionnaire: Option<String>,
@@ -76,12 +77,12 @@ type Head = (
     i64,
     String,
     String,
-    i64,
+    Ts,
     String,
     String,
-    i64,
+    i32,
     String,
-    i64,
+    i32,
     String,
     Option<String>,
     Option<String>,
@@ -89,9 +90,39 @@ type Head = (
     Option<f64>,
     Option<String>,
 );
-type PersonRow = (String, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>);
+type PersonRow = (String, Option<i64>, Option<String>, Option<String>, Option<chrono::NaiveDate>, Option<String>);
 type RiskRow =
-    (Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, i64, Option<String>);
+    (Option<i32>, Option<String>, Option<String>, Option<String>, Option<Json>, Option<String>, bool, Option<Json>);
+type Parts =
+    (Head, RiskRow, Vec<(i32, String, Option<String>)>, Vec<PersonRow>, Vec<(String, String, Ts, Option<String>)>);
+
+/// The rows of one incident, or `None` when no incident has the reference.
+async fn read(db: &mut Db<'_>, reference: &str) -> Result<Option<Parts>> {
+    let sql = "SELECT i.id, i.reference, o.name, i.received_at, i.status, i.opening_category, i.opening_type_code,
+                i.category, i.type_code, i.narrative, p.address, p.postcode, p.lat, p.lon, b.name
+         FROM incidents i JOIN organisations o ON o.id = i.organisation_id
+         LEFT JOIN places p ON p.id = i.place_id LEFT JOIN organisations b ON b.id = p.borough_id
+         WHERE i.reference = $1";
+    let head: Option<Head> = on!(db, c => sqlx::query_as(sql).bind(reference).fetch_optional(c).await?);
+    let Some(head) = head else { return Ok(None) };
+    let id = head.0;
+    let risk_sql = "SELECT risk_score, risk_level, risk_assessed_level, risk_questionnaire, risk_answers,
+                risk_override_reason, self_reported_repeat, verdicts FROM incidents WHERE id = $1 AND received_at = $2";
+    let risk: RiskRow = on!(db, c => sqlx::query_as(risk_sql).bind(id).bind(head.3).fetch_one(c).await?);
+    let quals_sql = "SELECT code, applied_by, reason FROM incident_qualifiers WHERE incident_id = $1 ORDER BY code";
+    let quals = on!(db, c => sqlx::query_as(quals_sql).bind(id).fetch_all(c).await?);
+    let people_sql = format!(
+        "SELECT ip.role, ip.person_id, p.name, p.phone, p.date_of_birth, COALESCE(ip.description, p.description)
+         FROM incident_people ip LEFT JOIN people p ON p.id = ip.person_id WHERE ip.incident_id = $1 ORDER BY {}",
+        db.engine().insertion_order("ip")
+    );
+    let people = on!(db, c => sqlx::query_as(&people_sql).bind(id).fetch_all(c).await?);
+    let contacts_sql = "SELECT c.channel, o.name, c.received_at, u.username
+         FROM contacts c JOIN organisations o ON o.id = c.organisation_id
+         LEFT JOIN users u ON u.id = c.taken_by WHERE c.incident_id = $1 ORDER BY c.received_at";
+    let contacts = on!(db, c => sqlx::query_as(contacts_sql).bind(id).fetch_all(c).await?);
+    Ok(Some((head, risk, quals, people, contacts)))
+}
 
 impl Store {
     /// One incident by reference, logged as a consultation by `user_id`.
@@ -101,71 +132,23 @@ impl Store {
         user_id: Option<i64>,
         purpose: &str,
     ) -> Result<Option<IncidentDetail>> {
-        let mut conn = self.read.acquire().await?;
-        let head: Option<Head> = sqlx::query_as(
-            "SELECT i.id, i.reference, o.name, i.received_at, i.status, i.opening_category, i.opening_type_code, i.category, i.type_code,
-                    i.narrative, p.address, p.postcode, p.lat, p.lon, b.name
-             FROM incidents i JOIN organisations o ON o.id = i.organisation_id
-             LEFT JOIN places p ON p.id = i.place_id LEFT JOIN organisations b ON b.id = p.borough_id
-             WHERE i.reference = ?",
-        )
-        .bind(reference)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some((
-            id,
-            reference,
-            org,
-            at,
-            status,
-            ocat,
-            otype,
-            cat,
-            typ,
-            narrative,
-            address,
-            postcode,
-            lat,
-            lon,
-            borough,
-        )) = head
-        else {
-            return Ok(None);
-        };
-        let (score, level, assessed, questionnaire, answers, override_reason, self_rep, verdicts): RiskRow = sqlx::query_as(
-            "SELECT risk_score, risk_level, risk_assessed_level, risk_questionnaire, risk_answers, risk_override_reason,
-                    self_reported_repeat, verdicts FROM incidents WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-        let qualifiers: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT code, applied_by, reason FROM incident_qualifiers WHERE incident_id = ? ORDER BY code",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let people: Vec<PersonRow> = sqlx::query_as(
-            "SELECT ip.role, ip.person_id, p.name, p.phone, p.date_of_birth, COALESCE(ip.description, p.description)
-             FROM incident_people ip LEFT JOIN people p ON p.id = ip.person_id WHERE ip.incident_id = ? ORDER BY ip.rowid",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-        let contacts: Vec<(String, String, i64, Option<String>)> = sqlx::query_as(
-            "SELECT c.channel, o.name, c.received_at, u.username FROM contacts c JOIN organisations o ON o.id = c.organisation_id
-             LEFT JOIN users u ON u.id = c.taken_by WHERE c.incident_id = ? ORDER BY c.received_at",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
-        drop(conn);
+        // A replica may not hold an incident recorded a moment ago; the primary does.
+        let mut c = self.reader().await?;
+        let mut parts = read(&mut c.db(), reference).await?;
+        drop(c);
+        if parts.is_none() && self.has_replicas() {
+            parts = read(&mut self.current().await?.db(), reference).await?;
+        }
+        let Some((head, risk, qualifiers, people, contacts)) = parts else { return Ok(None) };
+        let (_, reference, org, at, status, ocat, otype, cat, typ, narrative, address, postcode, lat, lon, borough) =
+            head;
+        let (score, level, assessed, questionnaire, answers, override_reason, self_rep, verdicts) = risk;
         let type_label =
-            |t: i64| asb_domain::TypeCode::new(t as u16).map(|t| t.label().to_string()).unwrap_or_default();
+            |t: i32| asb_domain::TypeCode::new(t as u16).map(|t| t.label().to_string()).unwrap_or_default();
         let detail = IncidentDetail {
             reference: reference.clone(),
             organisation: org,
-            received_at: from_ts(at),
+            received_at: at.0,
             status,
             opening_category: ocat,
             opening_type_code: otype as u16,
@@ -179,10 +162,10 @@ impl Store {
                 level,
                 assessed_level: assessed,
                 questionnaire,
-                answers: answers.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+                answers: answers.map(|a| a.0).unwrap_or_default(),
                 override_reason,
             }),
-            self_reported_repeat: self_rep != 0,
+            self_reported_repeat: self_rep,
             qualifiers: qualifiers
                 .into_iter()
                 .map(|(code, by, reason)| QualifierRecord {
@@ -208,11 +191,11 @@ impl Store {
                 .map(|(channel, organisation, at, taken_by)| ContactRecord {
                     channel,
                     organisation,
-                    received_at: from_ts(at),
+                    received_at: at.0,
                     taken_by,
                 })
                 .collect(),
-            verdicts: verdicts.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default(),
+            verdicts: verdicts.map(|v| v.0).unwrap_or_default(),
         };
         self.audit(&AuditEvent::new(user_id, "consultation", "incident", Some(reference), purpose)).await?;
         Ok(Some(detail))

@@ -1,31 +1,34 @@
-//! Persistence for asb: one `Store` API the server and the CLI use. SQLite is the embedded engine
-//! (one file, WAL, a single writer connection and a pool of readers); PostgreSQL arrives behind
-//! the same API. Every change and its audit event are written in one transaction.
+//! Persistence for asb: one `Store` API the server and the CLI use, on SQLite (the embedded
+//! engine: one file, WAL, a single writer connection and a pool of readers) or PostgreSQL (a
+//! primary and any number of streaming replicas). Every change and its audit event are written
+//! in one transaction.
 
 mod audit;
 mod bulk;
+mod copy;
+mod engine;
 mod first_contact;
 mod history;
 mod incidents;
 mod matching;
 mod orgs;
+mod pools;
 mod users;
 
-pub use audit::{AuditEvent, AuditRecord};
+pub use audit::{AuditEvent, AuditRecord, ChainBreak, ChainReport};
 pub use bulk::{Batch, IncidentRow, PersonRow, PlaceRow};
+pub use copy::CopyReport;
+pub use engine::Engine;
 pub use first_contact::{CheckResult, MatchedPerson, PlaceSummary, RecordOutcome, RiskOutcome};
 pub use incidents::{IncidentDetail, IncidentPerson};
 pub use orgs::Organisation;
+pub use pools::{Health, ReplicaHealth};
 pub use users::User;
 
 use asb_domain::FieldError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::ConnectOptions;
-use sqlx::SqlitePool;
+use engine::{on, Pooled, Tx};
+use pools::Pools;
 use std::path::Path;
-use std::str::FromStr;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -47,30 +50,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The database, opened for use. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    /// One connection: SQLite has one writer at a time, and queuing here beats SQLITE_BUSY.
-    write: SqlitePool,
-    read: SqlitePool,
-    /// The background checkpointer stops when the last clone of the store is dropped.
-    _alive: Arc<()>,
-}
-
-/// Checkpoint the WAL every second from a connection of its own. PASSIVE never blocks readers
-/// or the writer; TRUNCATE when the WAL has grown large keeps the file from growing unbounded.
-fn spawn_checkpointer(options: SqliteConnectOptions, alive: Weak<()>) {
-    tokio::spawn(async move {
-        let Ok(mut conn) = options.connect().await else { return };
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        while alive.upgrade().is_some() {
-            tick.tick().await;
-            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await {
-                Ok((_, wal_pages, _)) if wal_pages > 100_000 => {
-                    let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
-            }
-        }
-    });
+    pools: Pools,
 }
 
 impl Store {
@@ -81,68 +61,80 @@ impl Store {
         Store::connect(&format!("sqlite://{}", dir.join("asb.db").display())).await
     }
 
-    /// Open a database by URL. Only `sqlite://PATH` for now.
+    /// Open a database by URL (`sqlite://PATH` or `postgres://USER@HOST:PORT/DB`) and bring its
+    /// schema up to date.
     pub async fn connect(url: &str) -> Result<Store> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Other(format!("unsupported database URL '{url}': use sqlite://PATH")));
-        }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
-        // Checkpoints run in the background (below), not inside whichever request commits the
-        // 1000th WAL page: that fsync was the tail of the first-contact latency.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-        let alive = Arc::new(());
-        spawn_checkpointer(options.clone(), Arc::downgrade(&alive));
-        // Readers wait on SQLite and the page cache more than on the CPU: a few per core.
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32;
-        let read = SqlitePoolOptions::new()
-            .max_connections((cores * 4).clamp(8, 32))
-            .min_connections(cores)
-            .connect_with(options.read_only(true))
-            .await?;
-        Ok(Store { write, read, _alive: alive })
+        Store::connect_with_replicas(url, &[]).await
+    }
+
+    /// Open a PostgreSQL primary with read replicas: read-only work goes to a replica that is
+    /// up, everything else (and every read when none is) to the primary.
+    pub async fn connect_with_replicas(url: &str, replicas: &[String]) -> Result<Store> {
+        let pools = Pools::connect(url, replicas).await?;
+        let store = Store { pools };
+        store.seal_audit_chain().await?;
+        Ok(store)
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.pools.engine()
+    }
+
+    /// Whether reads may come from a replica (and so may lag a moment behind a write).
+    pub(crate) fn has_replicas(&self) -> bool {
+        self.pools.has_replicas()
+    }
+
+    /// A transaction on the primary (the only place anything is written).
+    pub(crate) async fn begin(&self) -> Result<Tx> {
+        self.pools.begin().await
+    }
+
+    /// A connection for read-only work that may lag a moment behind the primary: a replica
+    /// when one is up, else the primary (or SQLite's reader pool).
+    pub(crate) async fn reader(&self) -> Result<Pooled> {
+        self.pools.reader().await
+    }
+
+    /// A connection that sees every committed write: the primary (or SQLite's reader pool,
+    /// which reads the WAL and so sees every commit).
+    pub(crate) async fn current(&self) -> Result<Pooled> {
+        self.pools.current().await
     }
 
     /// The schema version (the latest migration applied).
     pub async fn schema_version(&self) -> Result<i64> {
-        let v: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&self.read).await?;
+        let mut c = self.current().await?;
+        let sql = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
+        let v: Option<i64> = on!(&mut c.db(), c => sqlx::query_scalar(sql).fetch_one(c).await?);
         Ok(v.unwrap_or(0))
+    }
+
+    /// The engine, the schema version and each replica's state, for `/readyz`.
+    pub async fn health(&self) -> Result<Health> {
+        let schema_version = self.schema_version().await?;
+        Ok(self.pools.health(schema_version))
     }
 
     /// Row counts of the main tables, for the demo banner and tests.
     pub async fn counts(&self) -> Result<Counts> {
-        let one = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.read);
-        Ok(Counts {
-            organisations: one("SELECT COUNT(*) FROM organisations").await?,
-            people: one("SELECT COUNT(*) FROM people").await?,
-            places: one("SELECT COUNT(*) FROM places").await?,
-            incidents: one("SELECT COUNT(*) FROM incidents").await?,
-            contacts: one("SELECT COUNT(*) FROM contacts").await?,
-            audit_events: one("SELECT COUNT(*) FROM audit_events").await?,
-        })
+        let mut c = self.current().await?;
+        let sql = "SELECT (SELECT COUNT(*) FROM organisations), (SELECT COUNT(*) FROM people),
+            (SELECT COUNT(*) FROM places), (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM contacts),
+            (SELECT COUNT(*) FROM audit_events)";
+        let (organisations, people, places, incidents, contacts, audit_events) =
+            on!(&mut c.db(), c => sqlx::query_as(sql).fetch_one(c).await?);
+        Ok(Counts { organisations, people, places, incidents, contacts, audit_events })
     }
 
-    /// Flush the WAL into the main file and refresh the planner's statistics (after bulk loads).
+    /// Refresh the planner's statistics after bulk loads (and on SQLite flush the WAL into the
+    /// main file; on PostgreSQL set the visibility map, so the counts stay index-only).
     pub async fn optimise(&self) -> Result<()> {
-        sqlx::query("ANALYZE").execute(&self.write).await?;
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.write).await?;
-        Ok(())
+        self.pools.optimise().await
     }
 
     pub async fn close(&self) {
-        self.read.close().await;
-        self.write.close().await;
+        self.pools.close().await
     }
 }
 
@@ -154,12 +146,4 @@ pub struct Counts {
     pub incidents: i64,
     pub contacts: i64,
     pub audit_events: i64,
-}
-
-pub(crate) fn ts(t: chrono::DateTime<chrono::Utc>) -> i64 {
-    t.timestamp()
-}
-
-pub(crate) fn from_ts(secs: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }

@@ -2,10 +2,10 @@
 //! matches on the same phone, or on a similar-sounding name when the date of birth or the address
 //! also agrees; a name alone never matches.
 
+use crate::engine::{on, Db, IdList};
 use crate::Result;
 use asb_domain::matching::{AddressLine, GeoPoint, PersonName, PhoneNumber, Postcode};
 use chrono::NaiveDate;
-use sqlx::SqliteConnection;
 
 pub(crate) const MAX_PEOPLE: usize = 20;
 const MAX_PLACES: usize = 200;
@@ -17,7 +17,7 @@ pub(crate) struct PersonCard {
     pub name_key: Option<String>,
     pub name_norm: Option<String>,
     pub name: Option<String>,
-    pub date_of_birth: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
     pub phone: Option<String>,
     pub address: Option<String>,
     pub postcode: Option<String>,
@@ -32,8 +32,9 @@ pub(crate) struct PersonMatch {
     pub reasons: Vec<String>,
 }
 
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
+/// `$from, $from+1, …` for `n` parameters.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 fn add(out: &mut Vec<PersonMatch>, card: PersonCard, reason: String) {
@@ -45,7 +46,7 @@ fn add(out: &mut Vec<PersonMatch>, card: PersonCard, reason: String) {
 }
 
 pub(crate) async fn find_people(
-    conn: &mut SqliteConnection,
+    db: &mut Db<'_>,
     phone: Option<&PhoneNumber>,
     name: Option<&PersonName>,
     dob: Option<NaiveDate>,
@@ -57,11 +58,12 @@ pub(crate) async fn find_people(
         _ => "similar-sounding name",
     };
     if let Some(phone) = phone {
-        let rows: Vec<PersonCard> = sqlx::query_as(&format!("SELECT {CARD} FROM people p WHERE p.phone = ? LIMIT ?"))
+        let sql = format!("SELECT {CARD} FROM people p WHERE p.phone = $1 LIMIT $2");
+        let rows: Vec<PersonCard> = on!(db, c => sqlx::query_as(&sql)
             .bind(phone.as_e164())
             .bind(MAX_PEOPLE as i64)
-            .fetch_all(&mut *conn)
-            .await?;
+            .fetch_all(c)
+            .await?);
         for card in rows {
             let also_name = name.is_some_and(|n| card.name_key.as_deref() == Some(n.phonetic_key()));
             let reason = if also_name {
@@ -73,14 +75,13 @@ pub(crate) async fn find_people(
         }
     }
     if let (Some(name), Some(dob)) = (name, dob) {
-        let rows: Vec<PersonCard> = sqlx::query_as(&format!(
-            "SELECT {CARD} FROM people p WHERE p.name_key = ? AND p.date_of_birth = ? LIMIT ?"
-        ))
-        .bind(name.phonetic_key())
-        .bind(dob.to_string())
-        .bind(MAX_PEOPLE as i64)
-        .fetch_all(&mut *conn)
-        .await?;
+        let sql = format!("SELECT {CARD} FROM people p WHERE p.name_key = $1 AND p.date_of_birth = $2 LIMIT $3");
+        let rows: Vec<PersonCard> = on!(db, c => sqlx::query_as(&sql)
+            .bind(name.phonetic_key())
+            .bind(dob)
+            .bind(MAX_PEOPLE as i64)
+            .fetch_all(c)
+            .await?);
         for card in rows {
             let reason = format!("{} and same date of birth", name_word(&card.name_norm));
             add(&mut out, card, reason);
@@ -89,13 +90,17 @@ pub(crate) async fn find_people(
     if let (Some(name), false) = (name, home_places.is_empty()) {
         // Driven from the few places, never from everyone sharing a common name's key.
         let sql = format!(
-            "SELECT {CARD} FROM json_each(?) AS j CROSS JOIN people AS p
-             WHERE p.home_place_id = j.value AND p.name_key = ? LIMIT ?"
+            "SELECT {CARD} FROM {} CROSS JOIN people AS p WHERE p.home_place_id = j.value AND p.name_key = $2 LIMIT $3",
+            db.engine().ids_table(1, "j")
         );
-        let q = sqlx::query_as::<_, PersonCard>(&sql)
-            .bind(crate::history::id_array(home_places.iter().copied()))
-            .bind(name.phonetic_key());
-        for card in q.bind(MAX_PEOPLE as i64).fetch_all(&mut *conn).await? {
+        let ids = IdList::new(home_places.iter().copied());
+        let rows: Vec<PersonCard> = on!(db, c => sqlx::query_as(&sql)
+            .bind(&ids)
+            .bind(name.phonetic_key())
+            .bind(MAX_PEOPLE as i64)
+            .fetch_all(c)
+            .await?);
+        for card in rows {
             let reason = format!("{} at the same address", name_word(&card.name_norm));
             add(&mut out, card, reason);
         }
@@ -118,32 +123,23 @@ type PlaceRow = (i64, Option<f64>, Option<f64>);
 
 /// Places recorded at this address (and postcode), or in this postcode when no address is given.
 pub(crate) async fn exact_places(
-    conn: &mut SqliteConnection,
+    db: &mut Db<'_>,
     address: Option<&AddressLine>,
     postcode: Option<&Postcode>,
 ) -> Result<Vec<PlaceRow>> {
+    let limit = MAX_PLACES as i64;
     Ok(match (address, postcode) {
         (Some(a), Some(p)) => {
-            sqlx::query_as("SELECT id, lat, lon FROM places WHERE postcode = ? AND address_norm = ? LIMIT ?")
-                .bind(p.as_str())
-                .bind(a.normalised())
-                .bind(MAX_PLACES as i64)
-                .fetch_all(&mut *conn)
-                .await?
+            let sql = "SELECT id, lat, lon FROM places WHERE postcode = $1 AND address_norm = $2 LIMIT $3";
+            on!(db, c => sqlx::query_as(sql).bind(p.as_str()).bind(a.normalised()).bind(limit).fetch_all(c).await?)
         }
         (None, Some(p)) => {
-            sqlx::query_as("SELECT id, lat, lon FROM places WHERE postcode = ? LIMIT ?")
-                .bind(p.as_str())
-                .bind(MAX_PLACES as i64)
-                .fetch_all(&mut *conn)
-                .await?
+            let sql = "SELECT id, lat, lon FROM places WHERE postcode = $1 LIMIT $2";
+            on!(db, c => sqlx::query_as(sql).bind(p.as_str()).bind(limit).fetch_all(c).await?)
         }
         (Some(a), None) => {
-            sqlx::query_as("SELECT id, lat, lon FROM places WHERE address_norm = ? LIMIT ?")
-                .bind(a.normalised())
-                .bind(MAX_PLACES as i64)
-                .fetch_all(&mut *conn)
-                .await?
+            let sql = "SELECT id, lat, lon FROM places WHERE address_norm = $1 LIMIT $2";
+            on!(db, c => sqlx::query_as(sql).bind(a.normalised()).bind(limit).fetch_all(c).await?)
         }
         (None, None) => Vec::new(),
     })
@@ -151,13 +147,13 @@ pub(crate) async fn exact_places(
 
 /// The place asked about and everything within `radius_m` of it.
 pub(crate) async fn find_places(
-    conn: &mut SqliteConnection,
+    db: &mut Db<'_>,
     address: Option<&AddressLine>,
     postcode: Option<&Postcode>,
     point: Option<GeoPoint>,
     radius_m: f64,
 ) -> Result<PlaceMatch> {
-    let rows = exact_places(conn, address, postcode).await?;
+    let rows = exact_places(db, address, postcode).await?;
     let centre = point.or_else(|| rows.iter().find_map(|(_, la, lo)| GeoPoint::new((*la)?, (*lo)?).ok()));
     let mut m = PlaceMatch { exact: rows.iter().map(|r| r.0).collect(), near: Vec::new(), centre };
     if let Some(c) = centre {
@@ -167,15 +163,21 @@ pub(crate) async fn find_places(
         let dlat = radius_m * 1.01 / 111_320.0;
         let dlon = radius_m * 1.01 / (111_320.0 * c.lat().to_radians().cos().max(0.01));
         let sql = format!(
-            "SELECT id, lat, lon FROM places WHERE h3 IN ({}) AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? LIMIT 2000",
-            placeholders(cells.len())
+            "SELECT id, lat, lon FROM places WHERE lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 AND h3 IN ({}) LIMIT 2000",
+            placeholders(5, cells.len())
         );
-        let mut q = sqlx::query_as::<_, (i64, Option<f64>, Option<f64>)>(&sql);
-        for cell in &cells {
-            q = q.bind(cell);
-        }
-        let q = q.bind(c.lat() - dlat).bind(c.lat() + dlat).bind(c.lon() - dlon).bind(c.lon() + dlon);
-        for (id, la, lo) in q.fetch_all(&mut *conn).await? {
+        let bbox = [c.lat() - dlat, c.lat() + dlat, c.lon() - dlon, c.lon() + dlon];
+        let rows: Vec<PlaceRow> = on!(db, conn => {
+            let mut q = sqlx::query_as(&sql);
+            for edge in bbox {
+                q = q.bind(edge);
+            }
+            for cell in &cells {
+                q = q.bind(*cell);
+            }
+            q.fetch_all(conn).await?
+        });
+        for (id, la, lo) in rows {
             if let (Some(la), Some(lo)) = (la, lo) {
                 if let Ok(p) = GeoPoint::new(la, lo) {
                     let d = c.distance_m(&p);

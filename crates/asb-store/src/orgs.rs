@@ -1,9 +1,9 @@
 //! Organisations: the force, its boroughs (basic command units) and partner bodies.
 
+use crate::engine::{exec, on, Db};
 use crate::{Result, Store};
 use asb_domain::boroughs::MPS_BOROUGHS;
 use serde::Serialize;
-use sqlx::SqliteConnection;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Organisation {
@@ -31,15 +31,14 @@ impl Store {
     /// The MPS, its 32 boroughs, each borough's council, a housing provider and victim support.
     /// Idempotent.
     pub async fn seed_organisations(&self) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        upsert(&mut tx, FORCE_CODE, "Metropolitan Police Service", "force", None, None, None).await?;
-        let force: i64 = sqlx::query_scalar("SELECT id FROM organisations WHERE code = ?")
-            .bind(FORCE_CODE)
-            .fetch_one(&mut *tx)
-            .await?;
+        let mut tx = self.begin().await?;
+        let db = &mut tx.db();
+        upsert(db, FORCE_CODE, "Metropolitan Police Service", "force", None, None, None).await?;
+        let sql = "SELECT id FROM organisations WHERE code = $1";
+        let force: i64 = on!(db, c => sqlx::query_scalar(sql).bind(FORCE_CODE).fetch_one(c).await?);
         for b in MPS_BOROUGHS.iter() {
             upsert(
-                &mut tx,
+                db,
                 &borough_code(b.ons_code),
                 &format!("{} (MPS)", b.name),
                 "borough",
@@ -54,7 +53,7 @@ impl Store {
                 format!("London Borough of {}", b.name)
             };
             upsert(
-                &mut tx,
+                db,
                 &council_code(b.ons_code),
                 &council_name,
                 "council",
@@ -64,21 +63,21 @@ impl Store {
             )
             .await?;
         }
-        upsert(&mut tx, "HOUSING-DEMO", "Capital Homes (demo housing provider)", "housing", None, None, None).await?;
-        upsert(&mut tx, "VS-LONDON", "Victim Support London", "victim_support", None, None, None).await?;
+        upsert(db, "HOUSING-DEMO", "Capital Homes (demo housing provider)", "housing", None, None, None).await?;
+        upsert(db, "VS-LONDON", "Victim Support London", "victim_support", None, None, None).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn organisations(&self) -> Result<Vec<Organisation>> {
-        Ok(sqlx::query_as("SELECT id, code, name, kind, parent_id, ons_code FROM organisations ORDER BY id")
-            .fetch_all(&self.read)
-            .await?)
+        let mut c = self.reader().await?;
+        let sql = "SELECT id, code, name, kind, parent_id, ons_code FROM organisations ORDER BY id";
+        Ok(on!(&mut c.db(), c => sqlx::query_as(sql).fetch_all(c).await?))
     }
 }
 
 async fn upsert(
-    conn: &mut SqliteConnection,
+    db: &mut Db<'_>,
     code: &str,
     name: &str,
     kind: &str,
@@ -86,40 +85,31 @@ async fn upsert(
     ons: Option<&str>,
     centre: Option<(f64, f64)>,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO organisations (code, name, kind, parent_id, ons_code, lat, lon) VALUES (?, ?, ?, ?, ?, ?, ?)
+    let sql = "INSERT INTO organisations (code, name, kind, parent_id, ons_code, lat, lon) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, parent_id = excluded.parent_id,
-           ons_code = excluded.ons_code, lat = excluded.lat, lon = excluded.lon",
-    )
-    .bind(code)
-    .bind(name)
-    .bind(kind)
-    .bind(parent)
-    .bind(ons)
-    .bind(centre.map(|c| c.0))
-    .bind(centre.map(|c| c.1))
-    .execute(conn)
-    .await?;
+           ons_code = excluded.ons_code, lat = excluded.lat, lon = excluded.lon";
+    exec!(db, c => sqlx::query(sql)
+        .bind(code)
+        .bind(name)
+        .bind(kind)
+        .bind(parent)
+        .bind(ons)
+        .bind(centre.map(|c| c.0))
+        .bind(centre.map(|c| c.1))
+        .execute(c)
+        .await?);
     Ok(())
 }
 
 /// An organisation by code, for recording a contact.
-pub(crate) async fn by_code(conn: &mut SqliteConnection, code: &str) -> Result<Option<Organisation>> {
-    Ok(sqlx::query_as(
-        "SELECT id, code, name, kind, parent_id, ons_code FROM organisations WHERE code = ? COLLATE NOCASE",
-    )
-    .bind(code)
-    .fetch_optional(conn)
-    .await?)
+pub(crate) async fn by_code(db: &mut Db<'_>, code: &str) -> Result<Option<Organisation>> {
+    let sql = "SELECT id, code, name, kind, parent_id, ons_code FROM organisations WHERE upper(code) = upper($1)";
+    Ok(on!(db, c => sqlx::query_as(sql).bind(code).fetch_optional(c).await?))
 }
 
 /// The organisation a user belongs to.
-pub(crate) async fn of_user(conn: &mut SqliteConnection, user_id: i64) -> Result<Option<Organisation>> {
-    Ok(sqlx::query_as(
-        "SELECT o.id, o.code, o.name, o.kind, o.parent_id, o.ons_code
-         FROM organisations o JOIN users u ON u.organisation_id = o.id WHERE u.id = ?",
-    )
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await?)
+pub(crate) async fn of_user(db: &mut Db<'_>, user_id: i64) -> Result<Option<Organisation>> {
+    let sql = "SELECT o.id, o.code, o.name, o.kind, o.parent_id, o.ons_code
+         FROM organisations o JOIN users u ON u.organisation_id = o.id WHERE u.id = $1";
+    Ok(on!(db, c => sqlx::query_as(sql).bind(user_id).fetch_optional(c).await?))
 }

@@ -1,7 +1,9 @@
 //! People who use the system, and their bearer tokens (API tokens and browser sessions). Only a
 //! SHA-256 of each token is stored, so a copy of the database cannot be used to sign in.
 
+use crate::engine::{exec, on, Ts};
 use crate::{orgs, Result, Store, StoreError};
+use chrono::Utc;
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -39,30 +41,31 @@ impl Store {
         roles: &[&str],
         password_hash: Option<&str>,
     ) -> Result<User> {
-        let mut tx = self.write.begin().await?;
-        let org = orgs::by_code(&mut tx, org_code)
+        let mut tx = self.begin().await?;
+        let db = &mut tx.db();
+        let org = orgs::by_code(db, org_code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("organisation {org_code}")))?;
-        sqlx::query(
-            "INSERT INTO users (username, display_name, organisation_id, roles, password_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, unixepoch()) ON CONFLICT (username) DO NOTHING",
-        )
-        .bind(username)
-        .bind(display_name)
-        .bind(org.id)
-        .bind(roles.join(","))
-        .bind(password_hash)
-        .execute(&mut *tx)
-        .await?;
+        let sql = "INSERT INTO users (username, display_name, organisation_id, roles, password_hash, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING";
+        exec!(db, c => sqlx::query(sql)
+            .bind(username)
+            .bind(display_name)
+            .bind(org.id)
+            .bind(roles.join(","))
+            .bind(password_hash)
+            .bind(Ts(Utc::now()))
+            .execute(c)
+            .await?);
         tx.commit().await?;
         self.user(username).await?.ok_or_else(|| StoreError::NotFound(format!("user {username}")))
     }
 
+    /// A user by name, as the primary has it (users are read just after they are written).
     pub async fn user(&self, username: &str) -> Result<Option<User>> {
-        Ok(sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ? AND disabled_at IS NULL"))
-            .bind(username)
-            .fetch_optional(&self.read)
-            .await?)
+        let mut c = self.current().await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND disabled_at IS NULL");
+        Ok(on!(&mut c.db(), c => sqlx::query_as(&sql).bind(username).fetch_optional(c).await?))
     }
 
     /// A new random token for the user, of `kind` `api` or `session`, optionally expiring.
@@ -72,16 +75,22 @@ impl Store {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let token = format!("asb_{}", hex::encode(bytes));
-        let mut tx = self.write.begin().await?;
-        sqlx::query("INSERT INTO api_tokens (user_id, token_hash, kind, created_at, expires_at) VALUES (?, ?, ?, unixepoch(), unixepoch() + ?)")
+        let now = Utc::now();
+        let expires = ttl_secs.map(|s| Ts(now + chrono::Duration::seconds(s)));
+        let mut tx = self.begin().await?;
+        let db = &mut tx.db();
+        let sql =
+            "INSERT INTO api_tokens (user_id, token_hash, kind, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+        exec!(db, c => sqlx::query(sql)
             .bind(user.id)
             .bind(hash_token(&token))
             .bind(kind)
-            .bind(ttl_secs)
-            .execute(&mut *tx)
-            .await?;
+            .bind(Ts(now))
+            .bind(expires)
+            .execute(c)
+            .await?);
         crate::audit::write(
-            &mut tx,
+            db,
             &crate::AuditEvent::new(
                 Some(user.id),
                 "collection",
@@ -95,24 +104,31 @@ impl Store {
         Ok(token)
     }
 
-    /// The user a live token belongs to.
+    /// The user a live token belongs to. Read from a replica; a token too new for the replica
+    /// to hold yet is looked for on the primary.
     pub async fn user_for_token(&self, token: &str) -> Result<Option<User>> {
-        Ok(sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {} FROM users u JOIN api_tokens t ON t.user_id = u.id
-             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > unixepoch())
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)
                AND u.disabled_at IS NULL",
             USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
-        ))
-        .bind(hash_token(token))
-        .fetch_optional(&self.read)
-        .await?)
+        );
+        let (hash, now) = (hash_token(token), Ts(Utc::now()));
+        let mut c = self.reader().await?;
+        let found: Option<User> =
+            on!(&mut c.db(), c => sqlx::query_as(&sql).bind(&hash).bind(now).fetch_optional(c).await?);
+        if found.is_some() || !self.has_replicas() {
+            return Ok(found);
+        }
+        let mut c = self.current().await?;
+        Ok(on!(&mut c.db(), c => sqlx::query_as(&sql).bind(&hash).bind(now).fetch_optional(c).await?))
     }
 
     pub async fn revoke_token(&self, token: &str) -> Result<()> {
-        sqlx::query("UPDATE api_tokens SET revoked_at = unixepoch() WHERE token_hash = ?")
-            .bind(hash_token(token))
-            .execute(&self.write)
-            .await?;
+        let mut tx = self.begin().await?;
+        let sql = "UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2";
+        exec!(&mut tx.db(), c => sqlx::query(sql).bind(Ts(Utc::now())).bind(hash_token(token)).execute(c).await?);
+        tx.commit().await?;
         Ok(())
     }
 }

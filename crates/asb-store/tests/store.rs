@@ -84,7 +84,7 @@ async fn bulk_loaded_history_is_found_by_the_check() {
             name: Some(name.display().into()),
             name_norm: Some(name.normalised().into()),
             name_key: Some(name.phonetic_key().into()),
-            date_of_birth: Some("1960-01-02".into()),
+            date_of_birth: chrono::NaiveDate::from_ymd_opt(1960, 1, 2),
             phone: Some("+447700900900".into()),
             address: None,
             postcode: None,

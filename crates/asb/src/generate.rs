@@ -1266,10 +1266,10 @@ impl Gen {
         format!("{first} {last}")
     }
 
-    fn date_of_birth(&mut self, (lo, hi, mean, sd): (i32, i32, f64, f64)) -> Option<String> {
+    fn date_of_birth(&mut self, (lo, hi, mean, sd): (i32, i32, f64, f64)) -> Option<NaiveDate> {
         let year = ((mean + sd * normal(&mut self.rng)).round() as i32).clamp(lo, hi);
         let day = self.rng.gen_range(1..=365);
-        NaiveDate::from_yo_opt(year, day).map(|d| d.format("%Y-%m-%d").to_string())
+        NaiveDate::from_yo_opt(year, day)
     }
 
     /// A UK mobile in E.164 (07, then 4, 5, 7, 8 or 9, then eight digits), unique to the person

@@ -1,0 +1,329 @@
+//! Connections to each engine, and where each piece of work goes. SQLite: one writer connection
+//! (SQLite has one writer at a time, and queuing here beats SQLITE_BUSY) and a pool of readers.
+//! PostgreSQL: a pool on the primary for every write and every read that must see a write just
+//! made, and a pool per read replica for the rest. A replica that cannot be reached is marked
+//! down and its reads go to the primary until a health check finds it back.
+
+use crate::engine::{Engine, Pooled, Tx};
+use crate::{Result, StoreError};
+use serde::Serialize;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, PgPool, SqlitePool};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+#[derive(Clone)]
+pub(crate) enum Pools {
+    Sqlite { write: SqlitePool, read: SqlitePool, _alive: Arc<()> },
+    Pg(Arc<Pg>),
+}
+
+pub(crate) struct Pg {
+    primary: PgPool,
+    replicas: Vec<Replica>,
+    next: AtomicUsize,
+    primary_reads: AtomicU64,
+}
+
+struct Replica {
+    /// The URL without any password, safe to show.
+    label: String,
+    pool: PgPool,
+    up: AtomicBool,
+    reads: AtomicU64,
+}
+
+/// What `/readyz` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub engine: Engine,
+    pub schema_version: i64,
+    /// `replicas` when read-only work is going to a replica, `primary` when it is not (no
+    /// replica is configured, or none is up).
+    pub reads_from: &'static str,
+    /// Read-only requests served by the primary because no replica was up (PostgreSQL only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_reads: Option<u64>,
+    pub replicas: Vec<ReplicaHealth>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaHealth {
+    pub url: String,
+    pub up: bool,
+    pub reads: u64,
+}
+
+fn cores() -> u32 {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32
+}
+
+/// The URL with any password replaced, for logs and `/readyz`.
+fn redact(url: &str) -> String {
+    match PgConnectOptions::from_str(url) {
+        Ok(o) => format!(
+            "postgres://{}@{}:{}/{}",
+            o.get_username(),
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or("")
+        ),
+        Err(_) => "postgres://(unreadable URL)".to_string(),
+    }
+}
+
+impl Pools {
+    pub(crate) async fn connect(url: &str, replicas: &[String]) -> Result<Pools> {
+        if url.starts_with("sqlite:") {
+            if !replicas.is_empty() {
+                return Err(StoreError::Other("read replicas need PostgreSQL; SQLite is a single file".into()));
+            }
+            connect_sqlite(url).await
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            connect_pg(url, replicas).await
+        } else {
+            Err(StoreError::Other(format!(
+                "unsupported database URL '{}': use sqlite://PATH or postgres://USER@HOST:PORT/DB",
+                url.split('@').next_back().unwrap_or(url)
+            )))
+        }
+    }
+
+    pub(crate) fn engine(&self) -> Engine {
+        match self {
+            Pools::Sqlite { .. } => Engine::Sqlite,
+            Pools::Pg(_) => Engine::Postgres,
+        }
+    }
+
+    pub(crate) fn has_replicas(&self) -> bool {
+        matches!(self, Pools::Pg(pg) if !pg.replicas.is_empty())
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Pools::Pg(pg) => Tx::Pg(pg.primary.begin().await?),
+        })
+    }
+
+    pub(crate) async fn current(&self) -> Result<Pooled> {
+        Ok(match self {
+            Pools::Sqlite { read, .. } => Pooled::Sqlite(read.acquire().await?),
+            Pools::Pg(pg) => Pooled::Pg(pg.primary.acquire().await?),
+        })
+    }
+
+    /// The writer itself, for statements outside a transaction (SQLite pragmas, say).
+    pub(crate) async fn writer(&self) -> Result<Pooled> {
+        Ok(match self {
+            Pools::Sqlite { write, .. } => Pooled::Sqlite(write.acquire().await?),
+            Pools::Pg(pg) => Pooled::Pg(pg.primary.acquire().await?),
+        })
+    }
+
+    pub(crate) async fn reader(&self) -> Result<Pooled> {
+        let pg = match self {
+            Pools::Sqlite { read, .. } => return Ok(Pooled::Sqlite(read.acquire().await?)),
+            Pools::Pg(pg) => pg,
+        };
+        let n = pg.replicas.len();
+        let start = pg.next.fetch_add(1, Ordering::Relaxed);
+        for k in 0..n {
+            let r = &pg.replicas[(start + k) % n];
+            if !r.up.load(Ordering::Relaxed) {
+                continue;
+            }
+            match r.pool.acquire().await {
+                Ok(c) => {
+                    r.reads.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Pooled::Pg(c));
+                }
+                Err(e) => {
+                    tracing::warn!(replica = %r.label, error = %e, "replica unavailable; reads go to the primary");
+                    r.up.store(false, Ordering::Relaxed);
+                }
+            }
+        }
+        if n > 0 {
+            pg.primary_reads.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Pooled::Pg(pg.primary.acquire().await?))
+    }
+
+    pub(crate) fn health(&self, schema_version: i64) -> Health {
+        match self {
+            Pools::Sqlite { .. } => Health {
+                engine: Engine::Sqlite,
+                schema_version,
+                reads_from: "primary",
+                primary_reads: None,
+                replicas: Vec::new(),
+            },
+            Pools::Pg(pg) => {
+                let replicas: Vec<ReplicaHealth> = pg
+                    .replicas
+                    .iter()
+                    .map(|r| ReplicaHealth {
+                        url: r.label.clone(),
+                        up: r.up.load(Ordering::Relaxed),
+                        reads: r.reads.load(Ordering::Relaxed),
+                    })
+                    .collect();
+                Health {
+                    engine: Engine::Postgres,
+                    schema_version,
+                    reads_from: if replicas.iter().any(|r| r.up) { "replicas" } else { "primary" },
+                    primary_reads: (!replicas.is_empty()).then(|| pg.primary_reads.load(Ordering::Relaxed)),
+                    replicas,
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn optimise(&self) -> Result<()> {
+        match self {
+            Pools::Sqlite { write, .. } => {
+                sqlx::query("ANALYZE").execute(write).await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await?;
+            }
+            // VACUUM cannot run in a transaction, so it goes by the simple-query protocol.
+            Pools::Pg(pg) => {
+                sqlx::raw_sql("VACUUM (ANALYZE)").execute(&pg.primary).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Pools::Sqlite { write, read, .. } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Pg(pg) => {
+                for r in &pg.replicas {
+                    r.pool.close().await;
+                }
+                pg.primary.close().await;
+            }
+        }
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<Pools> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-65536")
+        .pragma("temp_store", "memory");
+    // Checkpoints run in the background (below), not inside whichever request commits the
+    // 1000th WAL page: that fsync was the tail of the first-contact latency.
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+    let alive = Arc::new(());
+    spawn_checkpointer(options.clone(), Arc::downgrade(&alive));
+    // Readers wait on SQLite and the page cache more than on the CPU: a few per core.
+    let read = SqlitePoolOptions::new()
+        .max_connections((cores() * 4).clamp(8, 32))
+        .min_connections(cores())
+        .connect_with(options.read_only(true))
+        .await?;
+    Ok(Pools::Sqlite { write, read, _alive: alive })
+}
+
+/// Checkpoint the WAL every second from a connection of its own. PASSIVE never blocks readers
+/// or the writer; TRUNCATE when the WAL has grown large keeps the file from growing unbounded.
+fn spawn_checkpointer(options: SqliteConnectOptions, alive: Weak<()>) {
+    tokio::spawn(async move {
+        let Ok(mut conn) = options.connect().await else { return };
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        while alive.upgrade().is_some() {
+            tick.tick().await;
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await {
+                Ok((_, wal_pages, _)) if wal_pages > 100_000 => {
+                    let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+            }
+        }
+    });
+}
+
+fn pg_options(url: &str) -> Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(url)?.application_name("asb"))
+}
+
+async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
+    // A pool a little larger than SQLite's readers: PostgreSQL serves each connection with a
+    // process of its own, and the default server allows 100.
+    let size = (cores() * 4).clamp(8, 32);
+    let primary = PgPoolOptions::new()
+        .max_connections(size)
+        .min_connections(cores().min(size))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(pg_options(url)?)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&primary).await?;
+    // The migration made partitions through 2035; make sure next year's exists as time passes.
+    let next_year = chrono::Datelike::year(&chrono::Utc::now()) + 1;
+    if let Err(e) = sqlx::query("SELECT asb_incident_partition($1)").bind(next_year).execute(&primary).await {
+        tracing::warn!(error = %e, year = next_year, "could not create next year's incident partition");
+    }
+    let mut replicas = Vec::new();
+    for u in replica_urls {
+        // Lazy, so a replica that is down at start-up does not stop the service starting.
+        let pool = PgPoolOptions::new()
+            .max_connections(size)
+            .acquire_timeout(Duration::from_secs(2))
+            .test_before_acquire(true)
+            .connect_lazy_with(pg_options(u)?);
+        replicas.push(Replica { label: redact(u), pool, up: AtomicBool::new(false), reads: AtomicU64::new(0) });
+    }
+    let pg = Arc::new(Pg { primary, replicas, next: AtomicUsize::new(0), primary_reads: AtomicU64::new(0) });
+    if !pg.replicas.is_empty() {
+        check_replicas(&pg).await;
+        spawn_replica_checker(Arc::downgrade(&pg));
+    }
+    Ok(Pools::Pg(pg))
+}
+
+/// Mark each replica up or down by whether it answers a query within two seconds.
+async fn check_replicas(pg: &Pg) {
+    for r in &pg.replicas {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query_scalar::<_, bool>("SELECT pg_is_in_recovery()").fetch_one(&r.pool),
+        )
+        .await;
+        let up = matches!(answer, Ok(Ok(_)));
+        if up != r.up.swap(up, Ordering::Relaxed) {
+            if up {
+                tracing::info!(replica = %r.label, "replica up; read-only work goes to it");
+            } else {
+                tracing::warn!(replica = %r.label, "replica down; its reads go to the primary");
+            }
+        }
+    }
+}
+
+fn spawn_replica_checker(pg: Weak<Pg>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let Some(pg) = pg.upgrade() else { return };
+            check_replicas(&pg).await;
+        }
+    });
+}
