@@ -341,10 +341,10 @@ impl Store {
             f
         } else {
             let f = find(db, p, now, &keys).await?;
+            drop(conn);
             self.audit(&event(&f.people.iter().map(|m| m.id).collect::<Vec<_>>())).await?;
             f
         };
-        drop(conn);
         let people = describe_people(now, &f);
         let (repeat_victim, repeat_location, vulnerable, case_review, repeat_subject) = verdicts(p, now, &f, false);
         let result = CheckResult {

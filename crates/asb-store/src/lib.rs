@@ -13,6 +13,7 @@ mod incidents;
 mod matching;
 mod orgs;
 mod pools;
+pub mod scratch;
 mod users;
 
 pub use audit::{AuditEvent, AuditRecord, ChainBreak, ChainReport};

@@ -1,7 +1,7 @@
 //! Connections to each engine, and where each piece of work goes. SQLite: one writer connection
 //! (SQLite has one writer at a time, and queuing here beats SQLITE_BUSY) and a pool of readers.
-//! PostgreSQL: a pool on the primary for every write and every read that must see a write just
-//! made, and a pool per read replica for the rest. A replica that cannot be reached is marked
+//! PostgreSQL: two pools on the primary, one for writes and one for reads that must see a write
+//! just made (or that have no replica to go to), and a pool per read replica for the rest. A replica that cannot be reached is marked
 //! down and its reads go to the primary until a health check finds it back.
 
 use crate::engine::{Engine, Pooled, Tx};
@@ -22,6 +22,9 @@ pub(crate) enum Pools {
 }
 
 pub(crate) struct Pg {
+    /// Writes, in pools of their own on the primary (as on SQLite), so readers waiting for a
+    /// connection can never starve the audit write a read is waiting on.
+    write: PgPool,
     primary: PgPool,
     replicas: Vec<Replica>,
     next: AtomicUsize,
@@ -106,7 +109,7 @@ impl Pools {
     pub(crate) async fn begin(&self) -> Result<Tx> {
         Ok(match self {
             Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
-            Pools::Pg(pg) => Tx::Pg(pg.primary.begin().await?),
+            Pools::Pg(pg) => Tx::Pg(pg.write.begin().await?),
         })
     }
 
@@ -121,7 +124,7 @@ impl Pools {
     pub(crate) async fn writer(&self) -> Result<Pooled> {
         Ok(match self {
             Pools::Sqlite { write, .. } => Pooled::Sqlite(write.acquire().await?),
-            Pools::Pg(pg) => Pooled::Pg(pg.primary.acquire().await?),
+            Pools::Pg(pg) => Pooled::Pg(pg.write.acquire().await?),
         })
     }
 
@@ -192,7 +195,7 @@ impl Pools {
             }
             // VACUUM cannot run in a transaction, so it goes by the simple-query protocol.
             Pools::Pg(pg) => {
-                sqlx::raw_sql("VACUUM (ANALYZE)").execute(&pg.primary).await?;
+                sqlx::raw_sql("VACUUM (ANALYZE)").execute(&pg.write).await?;
             }
         }
         Ok(())
@@ -209,6 +212,7 @@ impl Pools {
                     r.pool.close().await;
                 }
                 pg.primary.close().await;
+                pg.write.close().await;
             }
         }
     }
@@ -265,19 +269,24 @@ fn pg_options(url: &str) -> Result<PgConnectOptions> {
 }
 
 async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
-    // A pool a little larger than SQLite's readers: PostgreSQL serves each connection with a
-    // process of its own, and the default server allows 100.
+    // PostgreSQL serves each connection with a process of its own (the default server allows
+    // 100): readers as on SQLite, a few per core, and writers two per core.
     let size = (cores() * 4).clamp(8, 32);
+    let write = PgPoolOptions::new()
+        .max_connections(cores() * 2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(pg_options(url)?)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&write).await?;
     let primary = PgPoolOptions::new()
         .max_connections(size)
         .min_connections(cores().min(size))
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(pg_options(url)?)
         .await?;
-    sqlx::migrate!("./migrations/postgres").run(&primary).await?;
     // The migration made partitions through 2035; make sure next year's exists as time passes.
     let next_year = chrono::Datelike::year(&chrono::Utc::now()) + 1;
-    if let Err(e) = sqlx::query("SELECT asb_incident_partition($1)").bind(next_year).execute(&primary).await {
+    if let Err(e) = sqlx::query("SELECT asb_incident_partition($1)").bind(next_year).execute(&write).await {
         tracing::warn!(error = %e, year = next_year, "could not create next year's incident partition");
     }
     let mut replicas = Vec::new();
@@ -290,7 +299,7 @@ async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
             .connect_lazy_with(pg_options(u)?);
         replicas.push(Replica { label: redact(u), pool, up: AtomicBool::new(false), reads: AtomicU64::new(0) });
     }
-    let pg = Arc::new(Pg { primary, replicas, next: AtomicUsize::new(0), primary_reads: AtomicU64::new(0) });
+    let pg = Arc::new(Pg { write, primary, replicas, next: AtomicUsize::new(0), primary_reads: AtomicU64::new(0) });
     if !pg.replicas.is_empty() {
         check_replicas(&pg).await;
         spawn_replica_checker(Arc::downgrade(&pg));

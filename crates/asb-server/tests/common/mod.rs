@@ -26,11 +26,8 @@ pub fn t0() -> DateTime<Utc> {
 impl TestApp {
     pub async fn start() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        // ASB_TEST_DATABASE_URL lets the same tests run against another engine.
-        let store = match std::env::var("ASB_TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => Store::connect(&url).await.unwrap(),
-            _ => Store::open_dir(dir.path()).await.unwrap(),
-        };
+        // ASB_TEST_DATABASE_URL (a PostgreSQL server) runs the same tests on that engine.
+        let store = asb_store::scratch::fresh_store(dir.path()).await.unwrap();
         store.seed_organisations().await.unwrap();
         store.ensure_user("handler", "Test handler", "MPS", &["call_handler"], None).await.unwrap();
         let token = store.issue_token("handler", "api", None).await.unwrap();
