@@ -27,12 +27,20 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.schema_version().await {
-        Ok(v) => Json(json!({"status": "ready", "database": "sqlite", "schema_version": v})).into_response(),
+    match state.store.health().await {
+        Ok(h) => Json(json!({
+            "status": "ready",
+            "database": h.engine,
+            "schema_version": h.schema_version,
+            "reads_from": h.reads_from,
+            "primary_reads": h.primary_reads,
+            "replicas": h.replicas,
+        }))
+        .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "database not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "sqlite"})))
-                .into_response()
+            let body = json!({"status": "unavailable", "database": state.store.engine()});
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
 }

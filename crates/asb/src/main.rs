@@ -1,4 +1,5 @@
-//! The one binary: `asb demo`, `asb serve`, `asb migrate`, `asb generate`, `asb token`, `asb user`.
+//! The one binary: `asb demo`, `asb serve`, `asb migrate`, `asb migrate-data`, `asb generate`,
+//! `asb token`, `asb user`, `asb audit`.
 
 mod generate;
 
@@ -27,19 +28,45 @@ struct Db {
     /// Folder holding the embedded SQLite database (asb.db).
     #[arg(long, default_value = "asb-data", env = "ASB_DATA_DIR")]
     data_dir: PathBuf,
-    /// Database URL (sqlite://PATH); overrides --data-dir.
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB; overrides --data-dir.
     #[arg(long, env = "ASB_DATABASE_URL")]
     database: Option<String>,
 }
 
 impl Db {
     async fn open(&self) -> Result<Store> {
+        self.open_with_replicas(&[]).await
+    }
+
+    async fn open_with_replicas(&self, replicas: &[String]) -> Result<Store> {
         match &self.database {
-            Some(url) => Store::connect(url).await.with_context(|| format!("opening {url}")),
+            Some(url) => {
+                Store::connect_with_replicas(url, replicas).await.with_context(|| format!("opening {}", shown(url)))
+            }
+            None if !replicas.is_empty() => bail!("--read-database needs a PostgreSQL --database"),
             None => Store::open_dir(&self.data_dir)
                 .await
                 .with_context(|| format!("opening {}", self.data_dir.join("asb.db").display())),
         }
+    }
+
+    /// How to name this database again on the command line (never showing a password).
+    fn hint(&self) -> String {
+        match &self.database {
+            Some(url) => format!("--database {}", shown(url)),
+            None => format!("--data-dir {}", self.data_dir.display()),
+        }
+    }
+}
+
+/// A database URL fit to print: any password replaced.
+fn shown(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
     }
 }
 
@@ -53,6 +80,10 @@ struct ServeArgs {
     /// A folder of policy TOML files replacing the shipped defaults (any not given stay default).
     #[arg(long, env = "ASB_POLICIES")]
     policies: Option<PathBuf>,
+    /// A PostgreSQL read replica for read-only work (repeatable; the environment variable takes
+    /// a comma-separated list). Reads fall back to the primary while no replica is up.
+    #[arg(long = "read-database", env = "ASB_READ_DATABASE_URLS", value_delimiter = ',')]
+    read_databases: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -63,6 +94,24 @@ enum Command {
     Serve(ServeArgs),
     /// Create or bring the database schema up to date.
     Migrate(Db),
+    /// Copy a whole deployment into a new, empty database (SQLite into PostgreSQL, or back),
+    /// verifying every table's row count and the audit chain.
+    MigrateData {
+        /// The database to copy: sqlite://PATH or postgres://USER@HOST:PORT/DB.
+        #[arg(long)]
+        from: String,
+        /// The new database (a PostgreSQL database is created when it does not exist).
+        #[arg(long)]
+        to: String,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Add generated people and incidents (realistic MPS distributions) to a database.
     Generate {
         #[command(flatten)]
@@ -86,6 +135,16 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of every audit event: exit 0 when it is intact, 1 naming the first
+    /// event altered, removed or out of place.
+    Verify {
+        #[command(flatten)]
+        db: Db,
     },
 }
 
@@ -169,7 +228,7 @@ async fn serve(args: &ServeArgs, store: Store, banner: impl FnOnce(&str)) -> Res
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => {
-            let store = args.db.open().await?;
+            let store = args.db.open_with_replicas(&args.read_databases).await?;
             ensure_demo_users(&store).await?;
             if store.counts().await?.incidents == 0 {
                 eprintln!("Creating demo data: 20,000 people and 60,000 incidents over two years…");
@@ -195,23 +254,34 @@ async fn run(cli: Cli) -> Result<()> {
                     println!("    {u:<12} password {:<18} {name}", demo_password(u));
                 }
                 println!(
-                    "  API: {url}/api/v1/openapi.json (token: asb token issue --user callhandler --data-dir {})",
-                    args.db.data_dir.display()
+                    "  API: {url}/api/v1/openapi.json (token: asb token issue --user callhandler {})",
+                    args.db.hint()
                 );
                 println!("Press Ctrl-C to stop.");
             })
             .await
         }
         Command::Serve(args) => {
-            let store = args.db.open().await?;
+            let store = args.db.open_with_replicas(&args.read_databases).await?;
             store.seed_organisations().await?;
             serve(&args, store, |url| println!("asb is serving at {url}")).await
         }
         Command::Migrate(db) => {
             let store = db.open().await?;
             store.seed_organisations().await?;
-            println!("schema version {}", store.schema_version().await?);
+            println!("{} schema version {}", store.engine().name(), store.schema_version().await?);
             Ok(())
+        }
+        Command::MigrateData { from, to, json } => migrate_data(&from, &to, json).await,
+        Command::Audit { command: AuditCommand::Verify { db } } => {
+            let store = db.open().await?;
+            match store.verify_audit_chain().await? {
+                Ok(report) => {
+                    println!("audit chain intact: {} events, head {}", report.events, report.head);
+                    Ok(())
+                }
+                Err(broken) => bail!("audit chain broken at {broken}"),
+            }
         }
         Command::Generate { db, people, incidents, seed, years } => {
             if people == 0 && incidents > 0 {
@@ -285,6 +355,55 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn migrate_data(from: &str, to: &str, json: bool) -> Result<()> {
+    if from == to {
+        bail!("--from and --to name the same database");
+    }
+    let source = Store::connect(from).await.with_context(|| format!("opening {}", shown(from)))?;
+    asb_store::scratch::create_database(to).await.with_context(|| format!("creating {}", shown(to)))?;
+    let target = Store::connect(to).await.with_context(|| format!("opening {}", shown(to)))?;
+    let started = std::time::Instant::now();
+    let mut shown_table = String::new();
+    let report = source
+        .copy_into(&target, &mut |table, rows| {
+            if !json {
+                if table != shown_table {
+                    if !shown_table.is_empty() {
+                        eprintln!();
+                    }
+                    shown_table = table.to_string();
+                }
+                eprint!("\r  {table}: {rows} rows");
+                let _ = std::io::stderr().flush();
+            }
+        })
+        .await
+        .with_context(|| format!("copying {} into {}", shown(from), shown(to)))?;
+    let secs = started.elapsed().as_secs_f64();
+    target.optimise().await?;
+    if json {
+        let mut v = serde_json::to_value(&report)?;
+        v["seconds"] = serde_json::json!((secs * 10.0).round() / 10.0);
+        println!("{v}");
+    } else {
+        eprintln!();
+        let rows: i64 = report.tables.iter().map(|t| t.rows).sum();
+        println!(
+            "copied {rows} rows from {} into {} in {secs:.1} s; every table's count matches",
+            report.from.name(),
+            report.to.name()
+        );
+        for t in &report.tables {
+            println!("  {:<20} {:>10}", t.table, t.rows);
+        }
+        println!(
+            "audit chain intact in the copy: {} events, head {}",
+            report.audit_chain.events, report.audit_chain.head
+        );
+    }
+    Ok(())
 }
 
 fn main() {
