@@ -227,7 +227,6 @@ impl Store {
             }
             exec!(&mut db, c => sqlx::query("UPDATE audit_head SET events = $1, hash = $2 WHERE id = 1")
                 .bind(last).bind(&prev).execute(&mut *c).await?);
-            drop(db);
             tx.commit().await?;
             tracing::info!(through = last, "audit events sealed into the hash chain");
         }

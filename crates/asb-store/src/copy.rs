@@ -237,7 +237,7 @@ where
 
 fn key_columns(t: &Table, engine: Engine) -> Vec<String> {
     match t.key {
-        Key::Columns(cols) => cols.iter().map(|c| c.to_string()).collect(),
+        Key::Columns(cols) => cols.iter().map(|c| format!("{}.{c}", t.name)).collect(),
         Key::InsertionOrder => vec![engine.insertion_order(t.name)],
     }
 }
@@ -246,7 +246,9 @@ fn key_columns(t: &Table, engine: Engine) -> Vec<String> {
 async fn read_page(db: &mut Db<'_>, t: &Table, after: Option<&[i64]>, limit: usize) -> Result<Page> {
     let keys = key_columns(t, db.engine());
     let cols: Vec<&str> = t.columns.iter().map(|c| c.0).collect();
-    let mut sql = format!("SELECT {}, {} FROM {}", keys.join(", "), cols.join(", "), t.name);
+    let key_values: Vec<String> =
+        keys.iter().enumerate().map(|(i, k)| format!("CAST({k} AS BIGINT) AS key{i}")).collect();
+    let mut sql = format!("SELECT {}, {} FROM {}", key_values.join(", "), cols.join(", "), t.name);
     if after.is_some() {
         let params: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
         sql.push_str(&format!(" WHERE ({}) > ({})", keys.join(", "), params.join(", ")));

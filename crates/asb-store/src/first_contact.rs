@@ -263,7 +263,7 @@ fn describe_people(now: DateTime<Utc>, f: &Findings) -> Vec<MatchedPerson> {
             MatchedPerson {
                 id: m.id,
                 name: c.name.clone(),
-                date_of_birth: c.date_of_birth.clone(),
+                date_of_birth: c.date_of_birth,
                 phone: c.phone.as_deref().and_then(|p| PhoneNumber::parse(p).ok()).map(|p| p.national()),
                 address: c.address.clone(),
                 postcode: c.postcode.clone(),

@@ -47,18 +47,23 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-/// A fresh, empty store for a test: a new database on the PostgreSQL server that
-/// `ASB_TEST_DATABASE_URL` names when it is set, else a SQLite file in `dir`.
-pub async fn fresh_store(dir: &Path) -> Result<Store> {
+/// The URL of a fresh, empty database for a test: a new database on the PostgreSQL server that
+/// `ASB_TEST_DATABASE_URL` names when it is set, else `NAME.db` in `dir`.
+pub async fn fresh_url(dir: &Path, name: &str) -> Result<String> {
     match std::env::var("ASB_TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
-            let name = format!("asb_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-            let url = with_database(&server, &name);
+            let db = format!("asb_test_{name}_{}", hex::encode(rand::random::<[u8; 6]>()));
+            let url = with_database(&server, &db);
             create_database(&url).await?;
-            Store::connect(&url).await
+            Ok(url)
         }
-        _ => Store::open_dir(dir).await,
+        _ => Ok(format!("sqlite://{}", dir.join(format!("{name}.db")).display())),
     }
+}
+
+/// A fresh, empty store for a test (see `fresh_url`).
+pub async fn fresh_store(dir: &Path) -> Result<Store> {
+    Store::connect(&fresh_url(dir, "asb").await?).await
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 use asb_domain::contact::ContactInput;
 use asb_domain::Policies;
 use asb_server::AppState;
-use asb_store::Store;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::path::PathBuf;
@@ -69,7 +68,8 @@ async fn call_handler_journey_from_sign_in_to_reference() {
 
     // The app, in process, with a caller who has reported twice before.
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_dir(dir.path()).await.unwrap();
+    // On PostgreSQL when ASB_TEST_DATABASE_URL names a server, as the other integration tests.
+    let store = asb_store::scratch::fresh_store(dir.path()).await.unwrap();
     store.seed_organisations().await.unwrap();
     let hash = asb_server::hash_password("demo-callhandler").unwrap();
     store.ensure_user("callhandler", "Call handler (demo)", "MPS", &["call_handler"], Some(&hash)).await.unwrap();
