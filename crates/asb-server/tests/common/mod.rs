@@ -16,7 +16,7 @@ pub struct TestApp {
     pub token: String,
     pub client: reqwest::Client,
     now: Arc<AtomicI64>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub fn t0() -> DateTime<Utc> {
@@ -28,6 +28,13 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         // ASB_TEST_DATABASE_URL (a PostgreSQL server) runs the same tests on that engine.
         let store = asb_store::scratch::fresh_store(dir.path()).await.unwrap();
+        let mut app = TestApp::start_with(store).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// The app on a store the test has opened itself (with read replicas, say).
+    pub async fn start_with(store: Store) -> TestApp {
         store.seed_organisations().await.unwrap();
         store.ensure_user("handler", "Test handler", "MPS", &["call_handler"], None).await.unwrap();
         let token = store.issue_token("handler", "api", None).await.unwrap();
@@ -38,7 +45,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { asb_server::serve(state, listener).await });
-        TestApp { url, store, token, client: reqwest::Client::new(), now, _dir: dir }
+        TestApp { url, store, token, client: reqwest::Client::new(), now, _dir: None }
     }
 
     pub fn set_now(&self, t: DateTime<Utc>) {
