@@ -326,7 +326,7 @@ impl Store {
         let (from_v, to_v) = (self.schema_version().await?, target.schema_version().await?);
         if from_v != to_v {
             return Err(StoreError::Other(format!(
-                "the source is at schema version {from_v} and the target at {to_v}: run `asb migrate` on both first"
+                "the source is at schema version {from_v} and the target at {to_v}: copy with the asb release that wrote the source, or upgrade both"
             )));
         }
         if let Err(broken) = self.verify_audit_chain().await? {

@@ -15,6 +15,15 @@ pub async fn create_database(url: &str) -> Result<bool> {
         return Ok(false);
     }
     let options = PgConnectOptions::from_str(url)?;
+    // A database that exists is left alone, without needing access to the server's `postgres`.
+    match options.connect().await {
+        Ok(conn) => {
+            conn.close().await?;
+            return Ok(false);
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {}
+        Err(e) => return Err(e.into()),
+    }
     let name = options
         .get_database()
         .ok_or_else(|| StoreError::Other("the PostgreSQL URL names no database (…/DBNAME)".into()))?

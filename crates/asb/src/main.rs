@@ -50,6 +50,15 @@ impl Db {
         }
     }
 
+    /// Open, first creating the PostgreSQL database when it does not exist (for the commands
+    /// that set a deployment up: demo, migrate, generate).
+    async fn open_or_create(&self) -> Result<Store> {
+        if let Some(url) = &self.database {
+            asb_store::scratch::create_database(url).await.with_context(|| format!("creating {}", shown(url)))?;
+        }
+        self.open().await
+    }
+
     /// How to name this database again on the command line (never showing a password).
     fn hint(&self) -> String {
         match &self.database {
@@ -228,6 +237,9 @@ async fn serve(args: &ServeArgs, store: Store, banner: impl FnOnce(&str)) -> Res
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => {
+            if let Some(url) = &args.db.database {
+                asb_store::scratch::create_database(url).await.with_context(|| format!("creating {}", shown(url)))?;
+            }
             let store = args.db.open_with_replicas(&args.read_databases).await?;
             ensure_demo_users(&store).await?;
             if store.counts().await?.incidents == 0 {
@@ -267,7 +279,7 @@ async fn run(cli: Cli) -> Result<()> {
             serve(&args, store, |url| println!("asb is serving at {url}")).await
         }
         Command::Migrate(db) => {
-            let store = db.open().await?;
+            let store = db.open_or_create().await?;
             store.seed_organisations().await?;
             println!("{} schema version {}", store.engine().name(), store.schema_version().await?);
             Ok(())
@@ -287,7 +299,7 @@ async fn run(cli: Cli) -> Result<()> {
             if people == 0 && incidents > 0 {
                 bail!("--people must be at least 1 when generating incidents");
             }
-            let store = db.open().await?;
+            let store = db.open_or_create().await?;
             store.seed_organisations().await?;
             ensure_demo_users(&store).await?;
             let opts = generate::GenerateOptions { people, incidents, seed, now: chrono::Utc::now(), years };
@@ -423,7 +435,23 @@ fn main() {
         }
     };
     if let Err(e) = rt.block_on(run(cli)) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", message(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, leaving out a cause that only repeats the one before
+/// (database errors carry their message at several levels).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }

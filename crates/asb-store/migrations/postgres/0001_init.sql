@@ -108,6 +108,8 @@ CREATE TABLE incidents (
 ) PARTITION BY RANGE (received_at);
 -- Covers the place counts of the first-contact check (index-only once vacuumed).
 CREATE INDEX incidents_place ON incidents (place_id, received_at) INCLUDE (status);
+-- The open matters at a place: an index-only scan over the few incidents still open.
+CREATE INDEX incidents_open_place ON incidents (place_id, received_at) INCLUDE (reference) WHERE status = 'open';
 CREATE INDEX incidents_received ON incidents (received_at);
 
 -- One partition per calendar year (UTC), with the reference unique inside it.
