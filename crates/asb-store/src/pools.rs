@@ -309,9 +309,11 @@ async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
     let mut replicas = Vec::new();
     for u in replica_urls {
         // Lazy, so a replica that is down at start-up does not stop the service starting.
+        // A short wait: a refused connection is retried until the timeout, and every read
+        // waits that long for the first failure before going to the primary.
         let pool = PgPoolOptions::new()
             .max_connections(size)
-            .acquire_timeout(Duration::from_secs(2))
+            .acquire_timeout(Duration::from_millis(500))
             .test_before_acquire(true)
             .connect_lazy_with(pg_options(u)?);
         replicas.push(Replica {
