@@ -399,10 +399,28 @@ async fn many_concurrent_checks_all_answer() {
                 .map(|r| r.status().as_u16())
         })
     });
-    let statuses = tokio::time::timeout(std::time::Duration::from_secs(30), futures_all(checks.collect()))
-        .await
-        .expect("checks deadlocked");
-    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    // Recordings at the same time: their audit events and the checks' share one hash chain.
+    let recordings = (0..8).map(|i| {
+        let (client, url, token) = (app.client.clone(), app.url.clone(), app.token.clone());
+        let body = contact("Omar Farouk", &format!("07700 90{:04}", 1000 + i));
+        tokio::spawn(async move {
+            client
+                .post(format!("{url}/api/v1/contacts"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    });
+    let all = checks.chain(recordings).collect();
+    let statuses =
+        tokio::time::timeout(std::time::Duration::from_secs(30), futures_all(all)).await.expect("checks deadlocked");
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 96, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 8, "{statuses:?}");
+    // One event per check and per recording, plus the token and the first recording: one chain.
+    let chain = app.store.verify_audit_chain().await.unwrap().expect("the chain holds");
+    assert_eq!(chain.events, 96 + 8 + 2);
 }
 
 async fn futures_all(handles: Vec<tokio::task::JoinHandle<Result<u16, reqwest::Error>>>) -> Vec<u16> {

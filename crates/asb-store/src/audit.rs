@@ -6,11 +6,12 @@
 //! and `audit_head` holds the count and the latest hash; so altering, removing or reordering any
 //! event, or removing events from the end, is found by `verify_audit_chain`.
 
-use crate::engine::{exec, on, Db, Json, Ts};
-use crate::{Result, Store};
+use crate::engine::{exec, on, Db, Engine, Json, Ts};
+use crate::{Result, Store, StoreError};
 use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
@@ -97,42 +98,64 @@ fn chain_hash(
     hex::encode(Sha256::digest(body.to_string().as_bytes()))
 }
 
-pub(crate) async fn write(db: &mut Db<'_>, e: &AuditEvent) -> Result<()> {
-    // Taking the head row first serialises concurrent writers on PostgreSQL (SQLite has one).
-    let next = "UPDATE audit_head SET events = events + 1 WHERE id = 1 RETURNING events, hash";
-    let (id, prev): (i64, String) = on!(db, c => sqlx::query_as(next).fetch_one(&mut *c).await?);
+/// Append event `id` after `prev` if the chain's head is still at `id - 1`, moving the head in
+/// the same statement. Returns the event's hash, or `None` when another writer got there first.
+/// SQLite: the insert, whose trigger moves the head (a taken id fails on the primary key).
+/// PostgreSQL: one statement that moves the head and inserts, taking the head row first, so two
+/// writers queue on it rather than deadlock on the head and the new id.
+async fn append(db: &mut Db<'_>, id: i64, prev: &str, e: &AuditEvent) -> Result<Option<String>> {
     let at = Utc::now().timestamp();
-    let hash = chain_hash(
-        &prev,
-        id,
-        at,
-        e.user_id,
-        &e.action,
-        &e.subject_type,
-        e.subject_id.as_deref(),
-        &e.purpose,
-        &e.detail,
-    );
-    let insert = "INSERT INTO audit_events (id, at, user_id, action, subject_type, subject_id, purpose, detail, hash)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    let hash =
+        chain_hash(prev, id, at, e.user_id, &e.action, &e.subject_type, e.subject_id.as_deref(), &e.purpose, &e.detail);
+    let sql = match db.engine() {
+        Engine::Sqlite => {
+            "INSERT INTO audit_events (id, at, user_id, action, subject_type, subject_id, purpose, detail, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        }
+        Engine::Postgres => {
+            "WITH head AS (UPDATE audit_head SET events = $1, hash = $9 WHERE id = 1 AND events = $1 - 1 RETURNING id)
+             INSERT INTO audit_events (id, at, user_id, action, subject_type, subject_id, purpose, detail, hash)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM head"
+        }
+    };
     let detail = (!e.detail.is_null()).then(|| Json::from(e.detail.clone()));
-    exec!(db, c => {
-        sqlx::query(insert)
-            .bind(id)
-            .bind(Ts::secs(at))
-            .bind(e.user_id)
-            .bind(&e.action)
-            .bind(&e.subject_type)
-            .bind(&e.subject_id)
-            .bind(&e.purpose)
-            .bind(&detail)
-            .bind(&hash)
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *c).await?;
-    });
-    Ok(())
+    let inserted = on!(db, c => sqlx::query(sql)
+        .bind(id)
+        .bind(Ts::secs(at))
+        .bind(e.user_id)
+        .bind(&e.action)
+        .bind(&e.subject_type)
+        .bind(&e.subject_id)
+        .bind(&e.purpose)
+        .bind(&detail)
+        .bind(&hash)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()));
+    match inserted {
+        Ok(1) => Ok(Some(hash)),
+        Ok(_) => Ok(None),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(None),
+        Err(err) => Err(err.into()),
+    }
 }
+
+/// Write an event inside a transaction that changes something (a recording): the head row is
+/// taken first and held to the commit, so the event lands in the chain with the change.
+pub(crate) async fn write(db: &mut Db<'_>, e: &AuditEvent) -> Result<(i64, String)> {
+    let take = "UPDATE audit_head SET events = events WHERE id = 1 RETURNING events, hash";
+    let (events, prev): (i64, String) = on!(db, c => sqlx::query_as(take).fetch_one(&mut *c).await?);
+    match append(db, events + 1, &prev, e).await? {
+        Some(hash) => Ok((events + 1, hash)),
+        None => {
+            Err(StoreError::Other(format!("audit event {} was written by another writer holding no lock", events + 1)))
+        }
+    }
+}
+
+/// The chain's head as this process last wrote or read it, so a consultation's event is one
+/// statement: appended after the cached head, re-read only when another writer moved it.
+pub(crate) type HeadCache = Arc<tokio::sync::Mutex<Option<(i64, String)>>>;
 
 type Row = (i64, Ts, Option<String>, String, String, Option<String>, String, Option<Json>);
 type ChainRow = (i64, Ts, Option<i64>, String, String, Option<String>, String, Option<Json>, Option<String>);
@@ -148,20 +171,31 @@ fn row_hash(prev: &str, r: &ChainRow) -> String {
 }
 
 impl Store {
-    /// Record a consultation (a look at personal data) that changed nothing.
+    /// Record a consultation (a look at personal data) that changed nothing. On PostgreSQL it
+    /// commits without waiting for the WAL flush (see `pools`).
     pub async fn audit(&self, e: &AuditEvent) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let db = &mut tx.db();
-        if let Db::Pg(c) = db {
-            // Every event takes the chain's head row until its commit. Not waiting for the WAL
-            // flush keeps that to a few round trips instead of a disk write, so checks do not
-            // queue behind each other's fsyncs; the durability is SQLite's (synchronous=NORMAL):
-            // a crash of the machine can lose the last moment's consultations, never corrupt the
-            // chain. Recordings keep a synchronous commit.
-            sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut **c).await?;
+        let mut head = self.audit_head.lock().await;
+        let mut conn = self.pools.audit().await?;
+        let db = &mut conn.db();
+        if let Some((events, prev)) = head.take() {
+            if let Some(hash) = append(db, events + 1, &prev, e).await? {
+                *head = Some((events + 1, hash));
+                return Ok(());
+            }
         }
-        write(db, e).await?;
-        tx.commit().await?;
+        // No head known, or another instance moved it: take the head row, as a recording does,
+        // so a busy neighbour cannot keep moving it between our read and our append.
+        exec!(db, c => sqlx::query("BEGIN").execute(c).await?);
+        let written = write(db, e).await;
+        let end = if written.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = on!(db, c => sqlx::query(end).execute(c).await.map(|_| ()));
+        if written.is_err() || ended.is_err() {
+            // Not back into the pool in an unknown transaction state.
+            conn.close_on_drop();
+        }
+        let written = written?;
+        ended?;
+        *head = Some(written);
         Ok(())
     }
 

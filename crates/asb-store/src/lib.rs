@@ -52,6 +52,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
+    audit_head: audit::HeadCache,
 }
 
 impl Store {
@@ -72,7 +73,7 @@ impl Store {
     /// up, everything else (and every read when none is) to the primary.
     pub async fn connect_with_replicas(url: &str, replicas: &[String]) -> Result<Store> {
         let pools = Pools::connect(url, replicas).await?;
-        let store = Store { pools };
+        let store = Store { pools, audit_head: Default::default() };
         store.seal_audit_chain().await?;
         Ok(store)
     }

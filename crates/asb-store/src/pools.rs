@@ -26,6 +26,13 @@ pub(crate) struct Pg {
     /// Writes, in pools of their own on the primary (as on SQLite), so readers waiting for a
     /// connection can never starve the audit write a read is waiting on.
     write: PgPool,
+    /// Consultations' audit events: one statement each, committed without waiting for the WAL
+    /// flush (`synchronous_commit = off` on these connections). Every audit event takes the
+    /// chain's head row until it commits; not waiting for a disk write keeps that hold to a
+    /// round trip, so checks do not queue behind each other's fsyncs. The durability is that of
+    /// SQLite's synchronous=NORMAL: a machine crash can lose the last moment's consultations,
+    /// never corrupt the chain. Recordings commit synchronously on `write`.
+    audit: PgPool,
     primary: PgPool,
     replicas: Vec<Replica>,
     next: AtomicUsize,
@@ -132,6 +139,14 @@ impl Pools {
         })
     }
 
+    /// The connection consultations' audit events are written on.
+    pub(crate) async fn audit(&self) -> Result<Pooled> {
+        Ok(match self {
+            Pools::Sqlite { write, .. } => Pooled::Sqlite(write.acquire().await?),
+            Pools::Pg(pg) => Pooled::Pg(pg.audit.acquire().await?),
+        })
+    }
+
     /// The writer itself, for statements outside a transaction (SQLite pragmas, say).
     pub(crate) async fn writer(&self) -> Result<Pooled> {
         Ok(match self {
@@ -226,6 +241,7 @@ impl Pools {
                     r.pool.close().await;
                 }
                 pg.primary.close().await;
+                pg.audit.close().await;
                 pg.write.close().await;
             }
         }
@@ -295,6 +311,11 @@ async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
         .connect_with(pg_options(url)?)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&write).await?;
+    let audit = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(pg_options(url)?.options([("synchronous_commit", "off")]))
+        .await?;
     let primary = PgPoolOptions::new()
         .max_connections(size)
         .min_connections(cores().min(size))
@@ -326,6 +347,7 @@ async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
     }
     let pg = Arc::new(Pg {
         write,
+        audit,
         primary,
         replicas,
         next: AtomicUsize::new(0),

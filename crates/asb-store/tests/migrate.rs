@@ -176,3 +176,27 @@ async fn the_audit_chain_names_the_first_event_altered_removed_or_reordered() {
     assert_eq!(broken.event, events, "{broken}");
     assert!(broken.reason.contains("missing"), "{broken}");
 }
+
+#[tokio::test]
+async fn two_instances_on_one_database_keep_one_chain() {
+    // Each instance caches the chain's head; an event from the other moves it, and the next
+    // append finds that out, re-reads the head and carries on from there.
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_url(dir.path(), "shared").await.unwrap();
+    let (a, b) = (populated(&url).await, Store::connect(&url).await.unwrap());
+    let before = a.verify_audit_chain().await.unwrap().unwrap().events;
+    let event = |n: i64| asb_store::AuditEvent::new(None, "consultation", "search", None, &format!("check {n}"));
+    let mut writes = Vec::new();
+    for n in 0..40 {
+        let store = if n % 3 == 0 { b.clone() } else { a.clone() };
+        writes.push(tokio::spawn(async move { store.audit(&event(n)).await }));
+    }
+    for w in writes {
+        w.await.unwrap().unwrap();
+    }
+    let p = Policies::defaults();
+    b.record_contact(&p, now(), &contact("Grace Hopper", "07700 900321", 0, None), None).await.unwrap();
+    a.audit(&event(99)).await.unwrap();
+    let chain = b.verify_audit_chain().await.unwrap().expect("one unbroken chain");
+    assert_eq!(chain.events, before + 42);
+}
