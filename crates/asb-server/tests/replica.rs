@@ -293,6 +293,21 @@ async fn reads_come_from_a_streaming_replica_and_fall_back_to_the_primary_when_i
     assert_eq!(reports_seen(&app).await, 2, "caught up, the replica has both reports");
     assert!(readyz(&app).await["replicas"][0]["reads"].as_u64().unwrap() > before, "reads went back to the replica");
 
+    // The replica drops every connection asb holds to it (as a restart would): the next check's
+    // query fails on the replica and is done again on the primary, so the caller sees no error;
+    // the replica is marked down, then found answering and used again.
+    let dropped = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'asb'";
+    let primary_reads = readyz(&app).await["primary_reads"].as_u64().unwrap();
+    assert_ne!(tools.psql(&replica_url, dropped).unwrap(), "0", "asb had connections to the replica");
+    assert_eq!(reports_seen(&app).await, 2, "a check whose replica connection was dropped is retried");
+    let r = readyz(&app).await;
+    assert!(r["primary_reads"].as_u64().unwrap() > primary_reads, "the retry went to the primary: {r}");
+    wait_until("the replica to serve reads again after dropping asb's connections", || async {
+        let before = readyz(&app).await["replicas"][0]["reads"].as_u64().unwrap();
+        Ok(reports_seen(&app).await == 2 && readyz(&app).await["replicas"][0]["reads"].as_u64().unwrap() > before)
+    })
+    .await;
+
     // The replica goes away: checks still answer, in full, from the primary.
     replica.stop();
     for _ in 0..3 {

@@ -7,7 +7,7 @@
 //! event, or removing events from the end, is found by `verify_audit_chain`.
 
 use crate::engine::{exec, on, Db, Engine, Json, Ts};
-use crate::{Result, Store, StoreError};
+use crate::{read_only, Result, Store, StoreError};
 use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -201,18 +201,24 @@ impl Store {
 
     /// Events about one record (`incident`, `REF`), oldest first.
     pub async fn audit_for(&self, subject_type: &str, subject_id: &str) -> Result<Vec<AuditRecord>> {
-        let mut c = self.reader().await?;
         let sql = format!("{SELECT} WHERE a.subject_type = $1 AND a.subject_id = $2 ORDER BY a.id");
-        let rows: Vec<Row> =
-            on!(&mut c.db(), c => sqlx::query_as(&sql).bind(subject_type).bind(subject_id).fetch_all(c).await?);
+        let rows: Vec<Row> = read_only!(self, |db| on!(db, c => sqlx::query_as(&sql)
+            .bind(subject_type)
+            .bind(subject_id)
+            .fetch_all(c)
+            .await
+            .map_err(StoreError::from)))?;
         Ok(records(rows))
     }
 
     /// The latest events, newest first.
     pub async fn audit_recent(&self, limit: i64) -> Result<Vec<AuditRecord>> {
-        let mut c = self.reader().await?;
         let sql = format!("{SELECT} ORDER BY a.id DESC LIMIT $1");
-        let rows: Vec<Row> = on!(&mut c.db(), c => sqlx::query_as(&sql).bind(limit).fetch_all(c).await?);
+        let rows: Vec<Row> = read_only!(self, |db| on!(db, c => sqlx::query_as(&sql)
+            .bind(limit)
+            .fetch_all(c)
+            .await
+            .map_err(StoreError::from)))?;
         Ok(records(rows))
     }
 

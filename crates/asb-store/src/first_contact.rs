@@ -5,7 +5,7 @@
 use crate::engine::{exec, on, Db, Json, Ts};
 use crate::history;
 use crate::matching::{exact_places, find_people, find_places, PersonMatch, PlaceMatch};
-use crate::{audit, orgs, AuditEvent, Result, Store, StoreError};
+use crate::{audit, orgs, read_only, AuditEvent, Result, Store, StoreError};
 use asb_domain::contact::{ValidCheck, ValidContact};
 use asb_domain::history::{HistoryEntry, Role};
 use asb_domain::matching::{geo, AddressLine, GeoPoint, PersonName, PhoneNumber, Postcode};
@@ -331,17 +331,15 @@ impl Store {
             AuditEvent::new(user_id, "consultation", "search", None, "first-contact check")
                 .with_detail(serde_json::json!({"fields": used, "people": seen}))
         };
-        let mut conn = self.reader().await?;
-        let db = &mut conn.db();
+        let search = async { read_only!(self, |db| find(db, p, now, &keys).await) };
         let f = if c.phone.is_none() && c.name.is_none() && c.subject.is_none() {
             // A place alone shows nobody's record: the log entry is known before the search, so
             // it is written while the search runs (and still before the answer goes back).
             let logged = event(&[]);
-            let (f, ()) = tokio::try_join!(find(db, p, now, &keys), self.audit(&logged))?;
+            let (f, ()) = tokio::try_join!(search, self.audit(&logged))?;
             f
         } else {
-            let f = find(db, p, now, &keys).await?;
-            drop(conn);
+            let f = search.await?;
             self.audit(&event(&f.people.iter().map(|m| m.id).collect::<Vec<_>>())).await?;
             f
         };

@@ -1,7 +1,7 @@
 //! Reading one incident in full: the record a handler or officer opens by reference.
 
 use crate::engine::{on, Db, Json, Ts};
-use crate::{AuditEvent, Result, Store};
+use crate::{read_only, AuditEvent, Result, Store};
 use asb_domain::matching::PhoneNumber;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -133,9 +133,7 @@ impl Store {
         purpose: &str,
     ) -> Result<Option<IncidentDetail>> {
         // A replica may not hold an incident recorded a moment ago; the primary does.
-        let mut c = self.reader().await?;
-        let mut parts = read(&mut c.db(), reference).await?;
-        drop(c);
+        let mut parts = read_only!(self, |db| read(db, reference).await)?;
         if parts.is_none() && self.has_replicas() {
             parts = read(&mut self.current().await?.db(), reference).await?;
         }

@@ -48,6 +48,54 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// The connection went away (the server stopped, restarted or dropped it), as opposed to a
+    /// query the database refused: the same work may succeed on another server.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            // 08: connection exception; 57P: the server shutting down or terminating us.
+            StoreError::Database(sqlx::Error::Database(d)) => {
+                d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Read-only work on a replica when one is up: `$body` runs with `$db` bound to the connection.
+/// If the replica's connection is lost under it, the replica is marked down and `$body` runs
+/// again on another replica or the primary, so a replica dying costs a retry, not an error. `$body` evaluates to a
+/// `Result` without `?` on the way (a `?` would return before the retry).
+macro_rules! read_only {
+    ($store:expr, |$db:ident| $body:expr) => {{
+        let (mut conn, replica) = $store.pools.reader().await?;
+        let first: $crate::Result<_> = {
+            let $db = &mut conn.db();
+            $body
+        };
+        match (first, replica) {
+            (Err(e), Some(i)) if e.is_connection_lost() => {
+                drop(conn);
+                $store.pools.lost(i, &e);
+                // Another replica that is up, else the primary.
+                let (mut conn, _) = $store.pools.reader().await?;
+                let $db = &mut conn.db();
+                $body
+            }
+            (result, _) => result,
+        }
+    }};
+}
+pub(crate) use read_only;
+
 /// The database, opened for use. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -90,12 +138,6 @@ impl Store {
     /// A transaction on the primary (the only place anything is written).
     pub(crate) async fn begin(&self) -> Result<Tx> {
         self.pools.begin().await
-    }
-
-    /// A connection for read-only work that may lag a moment behind the primary: a replica
-    /// when one is up, else the primary (or SQLite's reader pool).
-    pub(crate) async fn reader(&self) -> Result<Pooled> {
-        self.pools.reader().await
     }
 
     /// A connection that sees every committed write: the primary (or SQLite's reader pool,

@@ -1,7 +1,7 @@
 //! Organisations: the force, its boroughs (basic command units) and partner bodies.
 
 use crate::engine::{exec, on, Db};
-use crate::{Result, Store};
+use crate::{read_only, Result, Store, StoreError};
 use asb_domain::boroughs::MPS_BOROUGHS;
 use serde::Serialize;
 
@@ -70,9 +70,8 @@ impl Store {
     }
 
     pub async fn organisations(&self) -> Result<Vec<Organisation>> {
-        let mut c = self.reader().await?;
         let sql = "SELECT id, code, name, kind, parent_id, ons_code FROM organisations ORDER BY id";
-        Ok(on!(&mut c.db(), c => sqlx::query_as(sql).fetch_all(c).await?))
+        read_only!(self, |db| on!(db, c => sqlx::query_as(sql).fetch_all(c).await.map_err(StoreError::from)))
     }
 }
 

@@ -155,34 +155,42 @@ impl Pools {
         })
     }
 
-    pub(crate) async fn reader(&self) -> Result<Pooled> {
+    /// A connection for read-only work, and which replica it is on (`None`: the primary).
+    pub(crate) async fn reader(&self) -> Result<(Pooled, Option<usize>)> {
         let pg = match self {
-            Pools::Sqlite { read, .. } => return Ok(Pooled::Sqlite(read.acquire().await?)),
+            Pools::Sqlite { read, .. } => return Ok((Pooled::Sqlite(read.acquire().await?), None)),
             Pools::Pg(pg) => pg,
         };
         let n = pg.replicas.len();
         let start = pg.next.fetch_add(1, Ordering::Relaxed);
         for k in 0..n {
-            let r = &pg.replicas[(start + k) % n];
+            let i = (start + k) % n;
+            let r = &pg.replicas[i];
             if !r.up.load(Ordering::Relaxed) {
                 continue;
             }
             match r.pool.acquire().await {
                 Ok(c) => {
                     r.reads.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Pooled::Pg(c));
+                    return Ok((Pooled::Pg(c), Some(i)));
                 }
-                Err(e) => {
-                    tracing::warn!(replica = %r.label, error = %e, "replica unavailable; reads go to the primary");
-                    r.up.store(false, Ordering::Relaxed);
-                    *r.down_because.lock().unwrap_or_else(|e| e.into_inner()) = Some("unreachable");
-                }
+                Err(e) => self.lost(i, &e),
             }
         }
         if n > 0 {
             pg.primary_reads.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(Pooled::Pg(pg.primary.acquire().await?))
+        Ok((Pooled::Pg(pg.primary.acquire().await?), None))
+    }
+
+    /// Replica `i` failed a connection or a query on a connection: no more reads go to it until
+    /// the health check finds it answering again.
+    pub(crate) fn lost(&self, i: usize, error: &dyn std::fmt::Display) {
+        let Pools::Pg(pg) = self else { return };
+        let Some(r) = pg.replicas.get(i) else { return };
+        tracing::warn!(replica = %r.label, error = %error, "replica unavailable; reads go to the primary");
+        r.up.store(false, Ordering::Relaxed);
+        *r.down_because.lock().unwrap_or_else(|e| e.into_inner()) = Some("unreachable");
     }
 
     pub(crate) fn health(&self, schema_version: i64) -> Health {
@@ -331,11 +339,13 @@ async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
     for u in replica_urls {
         // Lazy, so a replica that is down at start-up does not stop the service starting.
         // A short wait: a refused connection is retried until the timeout, and every read
-        // waits that long for the first failure before going to the primary.
+        // waits that long for the first failure before going to the primary. No ping before
+        // each use: a connection the replica dropped fails its query, and the read is done
+        // again on the primary (`read_only!`).
         let pool = PgPoolOptions::new()
             .max_connections(size)
             .acquire_timeout(Duration::from_millis(500))
-            .test_before_acquire(true)
+            .test_before_acquire(false)
             .connect_lazy_with(pg_options(u)?);
         replicas.push(Replica {
             label: redact(u),

@@ -2,7 +2,7 @@
 //! SHA-256 of each token is stored, so a copy of the database cannot be used to sign in.
 
 use crate::engine::{exec, on, Ts};
-use crate::{orgs, Result, Store, StoreError};
+use crate::{orgs, read_only, Result, Store, StoreError};
 use chrono::Utc;
 use rand::RngCore;
 use serde::Serialize;
@@ -114,9 +114,12 @@ impl Store {
             USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
         );
         let (hash, now) = (hash_token(token), Ts(Utc::now()));
-        let mut c = self.reader().await?;
-        let found: Option<User> =
-            on!(&mut c.db(), c => sqlx::query_as(&sql).bind(&hash).bind(now).fetch_optional(c).await?);
+        let found: Option<User> = read_only!(self, |db| on!(db, c => sqlx::query_as(&sql)
+            .bind(&hash)
+            .bind(now)
+            .fetch_optional(c)
+            .await
+            .map_err(StoreError::from)))?;
         if found.is_some() || !self.has_replicas() {
             return Ok(found);
         }
