@@ -68,11 +68,19 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// A read that failed on a replica for the replica's sake, not the query's: its connection
+    /// was lost, or recovery on the replica cancelled the query (SQLSTATE 40001).
+    pub fn is_replica_failure(&self) -> bool {
+        self.is_connection_lost()
+            || matches!(self, StoreError::Database(sqlx::Error::Database(d)) if d.code().as_deref() == Some("40001"))
+    }
 }
 
 /// Read-only work on a replica when one is up: `$body` runs with `$db` bound to the connection.
-/// If the replica's connection is lost under it, the replica is marked down and `$body` runs
-/// again on another replica or the primary, so a replica dying costs a retry, not an error. `$body` evaluates to a
+/// If the replica fails it (its connection is lost, or recovery cancels the query), the replica
+/// is marked down and `$body` runs again on another replica or the primary, so a replica dying
+/// costs a retry, not an error. `$body` evaluates to a
 /// `Result` without `?` on the way (a `?` would return before the retry).
 macro_rules! read_only {
     ($store:expr, |$db:ident| $body:expr) => {{
@@ -82,7 +90,7 @@ macro_rules! read_only {
             $body
         };
         match (first, replica) {
-            (Err(e), Some(i)) if e.is_connection_lost() => {
+            (Err(e), Some(i)) if e.is_replica_failure() => {
                 drop(conn);
                 $store.pools.lost(i, &e);
                 // Another replica that is up, else the primary.
