@@ -10,13 +10,16 @@
 mod common;
 
 use asb_store::scratch::fresh_url;
-use asb_store::Store;
+use asb_store::{Options, Store};
 use chrono::Duration as Days;
 use common::{contact, t0, TestApp};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+/// How far behind the replica may fall in this test before its reads go to the primary.
+const MAX_LAG: Duration = Duration::from_secs(3);
 
 const PHONE: &str = "07700 900777";
 const CHECK: &str = "/api/v1/first-contact-check?phone=07700900777";
@@ -243,7 +246,9 @@ async fn reads_come_from_a_streaming_replica_and_fall_back_to_the_primary_when_i
     })
     .await;
 
-    let store = Store::connect_with_replicas(&primary, std::slice::from_ref(&replica_url)).await.unwrap();
+    // A replica 3 s behind counts as down (`--replica-max-lag 3`; the default is 5 s).
+    let options = Options { replicas: vec![replica_url.clone()], max_replica_lag: MAX_LAG, ..Options::default() };
+    let store = Store::connect_with(&primary, &options).await.unwrap();
     let app = TestApp::start_with(store).await;
     let r: Value = readyz(&app).await;
     assert_eq!(r["reads_from"], "replicas", "{r}");
@@ -263,7 +268,7 @@ async fn reads_come_from_a_streaming_replica_and_fall_back_to_the_primary_when_i
     assert!(r["replicas"][0]["reads"].as_u64().unwrap() > before, "the check did not read from the replica: {r}");
 
     // Proof the answer comes from the replica: with its replay paused, a second report is on the
-    // primary but not yet in the check (for now: a replica more than 5 s behind counts as down).
+    // primary but not yet in the check (for now: a replica more than MAX_LAG behind counts as down).
     tools.psql(&replica_url, "SELECT pg_wal_replay_pause()").unwrap();
     wait_until("the replica's replay to pause", || async {
         tools.psql(&replica_url, "SELECT pg_get_wal_replay_pause_state()").map(|s| s == "paused")
@@ -276,7 +281,7 @@ async fn reads_come_from_a_streaming_replica_and_fall_back_to_the_primary_when_i
     let seen = reports_seen(&app).await;
     assert_eq!(seen, 1, "the paused replica should answer with the first report only: {}", readyz(&app).await);
 
-    // Left behind for more than 5 s, the replica counts as down ("lagging") and the check reads
+    // Left behind for more than MAX_LAG, the replica counts as down ("lagging") and the check reads
     // the primary: a call handler is not told a caller is new because a replica is behind.
     wait_until("/readyz to show the paused replica lagging", || async {
         Ok(readyz(&app).await["replicas"][0]["down_because"] == "lagging")

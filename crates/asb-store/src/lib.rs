@@ -23,7 +23,7 @@ pub use engine::Engine;
 pub use first_contact::{CheckResult, MatchedPerson, PlaceSummary, RecordOutcome, RiskOutcome};
 pub use incidents::{IncidentDetail, IncidentPerson};
 pub use orgs::Organisation;
-pub use pools::{Health, ReplicaHealth};
+pub use pools::{Health, Options, ReplicaHealth};
 pub use users::User;
 
 use asb_domain::FieldError;
@@ -122,13 +122,18 @@ impl Store {
     /// Open a database by URL (`sqlite://PATH` or `postgres://USER@HOST:PORT/DB`) and bring its
     /// schema up to date.
     pub async fn connect(url: &str) -> Result<Store> {
-        Store::connect_with_replicas(url, &[]).await
+        Store::connect_with(url, &Options::default()).await
     }
 
     /// Open a PostgreSQL primary with read replicas: read-only work goes to a replica that is
     /// up, everything else (and every read when none is) to the primary.
     pub async fn connect_with_replicas(url: &str, replicas: &[String]) -> Result<Store> {
-        let pools = Pools::connect(url, replicas).await?;
+        Store::connect_with(url, &Options { replicas: replicas.to_vec(), ..Options::default() }).await
+    }
+
+    /// Open with replicas, pool size and lag limit as given.
+    pub async fn connect_with(url: &str, options: &Options) -> Result<Store> {
+        let pools = Pools::connect(url, options).await?;
         let store = Store { pools, audit_head: Default::default() };
         store.seal_audit_chain().await?;
         Ok(store)

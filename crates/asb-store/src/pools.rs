@@ -37,13 +37,33 @@ pub(crate) struct Pg {
     replicas: Vec<Replica>,
     next: AtomicUsize,
     primary_reads: AtomicU64,
-    /// The primary's WAL position each second for the last `MAX_LAG`, oldest first.
+    /// How far behind a replica may be before its reads go to the primary.
+    max_lag: Duration,
+    /// The primary's WAL position each second for the last `max_lag`, oldest first.
     wal: Mutex<VecDeque<(Instant, u64)>>,
 }
 
-/// A replica that has not replayed what the primary had written this long ago is treated as
-/// down: a call handler must not be told "not known" because a replica is behind.
+/// How to connect: read replicas, the read pools' size, and the lag a replica may have.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// PostgreSQL read replicas.
+    pub replicas: Vec<String>,
+    /// Connections in each read pool (the primary's, and each replica's); by default four per
+    /// core, at least 8 and at most 32.
+    pub read_pool_size: Option<u32>,
+    /// A replica that has not replayed what the primary had written this long ago is treated as
+    /// down: a call handler must not be told "not known" because a replica is behind.
+    pub max_replica_lag: Duration,
+}
+
+/// The lag a replica may have by default.
 pub const MAX_LAG: Duration = Duration::from_secs(5);
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { replicas: Vec::new(), read_pool_size: None, max_replica_lag: MAX_LAG }
+    }
+}
 
 struct Replica {
     /// The URL without any password, safe to show.
@@ -98,14 +118,17 @@ fn redact(url: &str) -> String {
 }
 
 impl Pools {
-    pub(crate) async fn connect(url: &str, replicas: &[String]) -> Result<Pools> {
+    pub(crate) async fn connect(url: &str, options: &Options) -> Result<Pools> {
+        if options.read_pool_size == Some(0) {
+            return Err(StoreError::Other("the read pool needs at least one connection".into()));
+        }
         if url.starts_with("sqlite:") {
-            if !replicas.is_empty() {
+            if !options.replicas.is_empty() {
                 return Err(StoreError::Other("read replicas need PostgreSQL; SQLite is a single file".into()));
             }
-            connect_sqlite(url).await
+            connect_sqlite(url, read_pool_size(options)).await
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            connect_pg(url, replicas).await
+            connect_pg(url, options).await
         } else {
             Err(StoreError::Other(format!(
                 "unsupported database URL '{}': use sqlite://PATH or postgres://USER@HOST:PORT/DB",
@@ -256,7 +279,11 @@ impl Pools {
     }
 }
 
-async fn connect_sqlite(url: &str) -> Result<Pools> {
+fn read_pool_size(options: &Options) -> u32 {
+    options.read_pool_size.unwrap_or_else(|| (cores() * 4).clamp(8, 32))
+}
+
+async fn connect_sqlite(url: &str, read_pool_size: u32) -> Result<Pools> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -276,8 +303,8 @@ async fn connect_sqlite(url: &str) -> Result<Pools> {
     spawn_checkpointer(options.clone(), Arc::downgrade(&alive));
     // Readers wait on SQLite and the page cache more than on the CPU: a few per core.
     let read = SqlitePoolOptions::new()
-        .max_connections((cores() * 4).clamp(8, 32))
-        .min_connections(cores())
+        .max_connections(read_pool_size)
+        .min_connections(cores().min(read_pool_size))
         .connect_with(options.read_only(true))
         .await?;
     Ok(Pools::Sqlite { write, read, _alive: alive })
@@ -309,10 +336,10 @@ fn pg_options(url: &str) -> Result<PgConnectOptions> {
     Ok(PgConnectOptions::from_str(url)?.application_name("asb").options([("plan_cache_mode", "force_generic_plan")]))
 }
 
-async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
+async fn connect_pg(url: &str, options: &Options) -> Result<Pools> {
     // PostgreSQL serves each connection with a process of its own (the default server allows
     // 100): readers as on SQLite, a few per core, and writers two per core.
-    let size = (cores() * 4).clamp(8, 32);
+    let size = read_pool_size(options);
     let write = PgPoolOptions::new()
         .max_connections(cores() * 2)
         .acquire_timeout(Duration::from_secs(10))
@@ -336,7 +363,7 @@ async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
         tracing::warn!(error = %e, year = next_year, "could not create next year's incident partition");
     }
     let mut replicas = Vec::new();
-    for u in replica_urls {
+    for u in &options.replicas {
         // Lazy, so a replica that is down at start-up does not stop the service starting.
         // A short wait: a refused connection is retried until the timeout, and every read
         // waits that long for the first failure before going to the primary. No ping before
@@ -361,6 +388,7 @@ async fn connect_pg(url: &str, replica_urls: &[String]) -> Result<Pools> {
         primary,
         replicas,
         next: AtomicUsize::new(0),
+        max_lag: options.max_replica_lag,
         primary_reads: AtomicU64::new(0),
         wal: Mutex::new(VecDeque::new()),
     });
@@ -378,20 +406,20 @@ fn lsn(text: &str) -> Option<u64> {
 }
 
 /// Mark each replica up, or down when it does not answer within two seconds or has not yet
-/// replayed what the primary had written `MAX_LAG` ago.
+/// replayed what the primary had written `max_lag` ago.
 async fn check_replicas(pg: &Pg) {
     let now = Instant::now();
     let current = sqlx::query_scalar::<_, String>("SELECT pg_current_wal_lsn()::text").fetch_one(&pg.primary).await;
-    // The newest position at least MAX_LAG old: every replica should have replayed it.
+    // The newest position at least max_lag old: every replica should have replayed it.
     let due = {
         let mut wal = pg.wal.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = current.ok().as_deref().and_then(lsn) {
             wal.push_back((now, p));
         }
-        while wal.len() > 1 && wal.get(1).is_some_and(|(t, _)| now.duration_since(*t) >= MAX_LAG) {
+        while wal.len() > 1 && wal.get(1).is_some_and(|(t, _)| now.duration_since(*t) >= pg.max_lag) {
             wal.pop_front();
         }
-        wal.front().filter(|(t, _)| now.duration_since(*t) >= MAX_LAG).map(|(_, p)| *p)
+        wal.front().filter(|(t, _)| now.duration_since(*t) >= pg.max_lag).map(|(_, p)| *p)
     };
     for r in &pg.replicas {
         let answer = tokio::time::timeout(

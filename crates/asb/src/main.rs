@@ -35,15 +35,19 @@ struct Db {
 
 impl Db {
     async fn open(&self) -> Result<Store> {
-        self.open_with_replicas(&[]).await
+        self.open_with(&asb_store::Options::default()).await
     }
 
-    async fn open_with_replicas(&self, replicas: &[String]) -> Result<Store> {
+    async fn open_with(&self, options: &asb_store::Options) -> Result<Store> {
         match &self.database {
-            Some(url) => {
-                Store::connect_with_replicas(url, replicas).await.with_context(|| format!("opening {}", shown(url)))
+            Some(url) => Store::connect_with(url, options).await.with_context(|| format!("opening {}", shown(url))),
+            None if !options.replicas.is_empty() => bail!("--read-database needs a PostgreSQL --database"),
+            None if options.read_pool_size.is_some() => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("creating {}", self.data_dir.display()))?;
+                let url = format!("sqlite://{}", self.data_dir.join("asb.db").display());
+                Store::connect_with(&url, options).await.with_context(|| format!("opening {url}"))
             }
-            None if !replicas.is_empty() => bail!("--read-database needs a PostgreSQL --database"),
             None => Store::open_dir(&self.data_dir)
                 .await
                 .with_context(|| format!("opening {}", self.data_dir.join("asb.db").display())),
@@ -93,6 +97,23 @@ struct ServeArgs {
     /// a comma-separated list). Reads fall back to the primary while no replica is up.
     #[arg(long = "read-database", env = "ASB_READ_DATABASE_URLS", value_delimiter = ',')]
     read_databases: Vec<String>,
+    /// Seconds a replica may fall behind the primary before its reads go to the primary.
+    #[arg(long, env = "ASB_REPLICA_MAX_LAG", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    replica_max_lag: u64,
+    /// Connections in each read pool (the primary's and each replica's); by default four per
+    /// core, at least 8 and at most 32.
+    #[arg(long, env = "ASB_READ_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    read_pool_size: Option<u32>,
+}
+
+impl ServeArgs {
+    fn store_options(&self) -> asb_store::Options {
+        asb_store::Options {
+            replicas: self.read_databases.clone(),
+            read_pool_size: self.read_pool_size,
+            max_replica_lag: std::time::Duration::from_secs(self.replica_max_lag),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -240,7 +261,7 @@ async fn run(cli: Cli) -> Result<()> {
             if let Some(url) = &args.db.database {
                 asb_store::scratch::create_database(url).await.with_context(|| format!("creating {}", shown(url)))?;
             }
-            let store = args.db.open_with_replicas(&args.read_databases).await?;
+            let store = args.db.open_with(&args.store_options()).await?;
             ensure_demo_users(&store).await?;
             if store.counts().await?.incidents == 0 {
                 eprintln!("Creating demo data: 20,000 people and 60,000 incidents over two years…");
@@ -274,7 +295,7 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Serve(args) => {
-            let store = args.db.open_with_replicas(&args.read_databases).await?;
+            let store = args.db.open_with(&args.store_options()).await?;
             store.seed_organisations().await?;
             serve(&args, store, |url| println!("asb is serving at {url}")).await
         }
