@@ -19,7 +19,7 @@ fn contact(name: &str, phone: &str, days_ago: i64, subject: Option<&str>) -> asb
         "channel": "phone_101",
         "caller": {"name": name, "phone": phone, "date_of_birth": "1980-03-04"}, "caller_is_victim": true,
         "location": {"address": "7 Elm Row", "postcode": "NW3 1SY", "lat": 51.5563, "lon": -0.1780},
-        "narrative": "Shouting and threats on the landing", "category": "personal", "type_code": 204,
+        "narrative": "Shouting and threats on the landing.\nSaid \"you will regret it\" \\ left at 3am\tthen back", "category": "personal", "type_code": 204,
         "received_at": (now() - Duration::days(days_ago)).to_rfc3339(),
         "subjects": subject.map(|s| json!([{"name": s}])).unwrap_or(json!([])),
         "risk_answers": {"happened_before": true, "threats_or_violence": days_ago < 10}
@@ -101,9 +101,21 @@ async fn a_deployment_moves_between_engines_and_back_with_the_same_answers() {
         assert_eq!((rows("incidents"), rows("incident_people"), rows("audit_events")), (4, 6, chain.events));
     }
 
-    // The same check gives the same answers on every copy…
+    // The same check gives the same answers on every copy, and every incident reads the same
+    // (narratives with tabs, newlines and backslashes, risk answers, verdicts, times)…
     for store in [&source, &middle, &back] {
         assert_eq!(answers(store).await, before);
+    }
+    for n in 1..=4 {
+        let reference = asb_domain::IncidentRef::new(2026, n).to_string();
+        let read = |s: &Store| {
+            let (s, r) = (s.clone(), reference.clone());
+            async move { serde_json::to_value(s.incident(&r, None, "test").await.unwrap()).unwrap() }
+        };
+        let original = read(&source).await;
+        assert!(original["narrative"].as_str().unwrap().contains("\\ left at 3am\tthen"), "{original}");
+        assert_eq!(read(&middle).await, original);
+        assert_eq!(read(&back).await, original);
     }
     // …and recording carries on where the source left off: the next reference, the same person.
     let p = Policies::defaults();
