@@ -399,9 +399,11 @@ async fn migrate_data(from: &str, to: &str, json: bool) -> Result<()> {
     let target = Store::connect(to).await.with_context(|| format!("opening {}", shown(to)))?;
     let started = std::time::Instant::now();
     let mut shown_table = String::new();
+    // Progress redrawn in place on a terminal; in a log, only the summary below.
+    let live = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let report = source
         .copy_into(&target, &mut |table, rows| {
-            if !json {
+            if live {
                 if table != shown_table {
                     if !shown_table.is_empty() {
                         eprintln!();
@@ -415,13 +417,15 @@ async fn migrate_data(from: &str, to: &str, json: bool) -> Result<()> {
         .await
         .with_context(|| format!("copying {} into {}", shown(from), shown(to)))?;
     let secs = started.elapsed().as_secs_f64();
+    if live {
+        eprintln!();
+    }
     target.optimise().await?;
     if json {
         let mut v = serde_json::to_value(&report)?;
         v["seconds"] = serde_json::json!((secs * 10.0).round() / 10.0);
         println!("{v}");
     } else {
-        eprintln!();
         let rows: i64 = report.tables.iter().map(|t| t.rows).sum();
         println!(
             "copied {rows} rows from {} into {} in {secs:.1} s; every table's count matches",
