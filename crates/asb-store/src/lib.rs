@@ -23,7 +23,7 @@ pub use engine::Engine;
 pub use first_contact::{CheckResult, MatchedPerson, PlaceSummary, RecordOutcome, RiskOutcome};
 pub use incidents::{IncidentDetail, IncidentPerson};
 pub use orgs::Organisation;
-pub use pools::{Health, Options, ReplicaHealth};
+pub use pools::{display_url, Health, Options, ReplicaHealth};
 pub use users::User;
 
 use asb_domain::FieldError;
@@ -114,9 +114,14 @@ pub struct Store {
 impl Store {
     /// Open (creating if missing) `DIR/asb.db` and bring its schema up to date.
     pub async fn open_dir(dir: &Path) -> Result<Store> {
+        Store::open_dir_with(dir, &Options::default()).await
+    }
+
+    /// `open_dir`, with a read pool's size as given (SQLite has no replicas).
+    pub async fn open_dir_with(dir: &Path, options: &Options) -> Result<Store> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Other(format!("cannot create data directory {}: {e}", dir.display())))?;
-        Store::connect(&format!("sqlite://{}", dir.join("asb.db").display())).await
+        Store::connect_with(&format!("sqlite://{}", dir.join("asb.db").display()), options).await
     }
 
     /// Open a database by URL (`sqlite://PATH` or `postgres://USER@HOST:PORT/DB`) and bring its

@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, PgPool, SqlitePool};
 use std::collections::VecDeque;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -69,10 +69,27 @@ struct Replica {
     /// The URL without any password, safe to show.
     label: String,
     pool: PgPool,
-    up: AtomicBool,
-    /// Why it is down, when it is.
-    down_because: Mutex<Option<&'static str>>,
+    /// `UP`, or why it is down (`UNREACHABLE`, `LAGGING`): one value, read on every request.
+    state: AtomicU8,
     reads: AtomicU64,
+}
+
+const UP: u8 = 0;
+const UNREACHABLE: u8 = 1;
+const LAGGING: u8 = 2;
+
+impl Replica {
+    fn up(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == UP
+    }
+
+    fn down_because(&self) -> Option<&'static str> {
+        match self.state.load(Ordering::Relaxed) {
+            UNREACHABLE => Some("unreachable"),
+            LAGGING => Some("lagging"),
+            _ => None,
+        }
+    }
 }
 
 /// What `/readyz` reports.
@@ -103,8 +120,12 @@ fn cores() -> u32 {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) as u32
 }
 
-/// The URL with any password replaced, for logs and `/readyz`.
-fn redact(url: &str) -> String {
+/// A database URL fit to show in logs, errors and `/readyz`: a PostgreSQL URL without its
+/// password or parameters (either could hold a secret); a SQLite URL as it is.
+pub fn display_url(url: &str) -> String {
+    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        return url.to_string();
+    }
     match PgConnectOptions::from_str(url) {
         Ok(o) => format!(
             "postgres://{}@{}:{}/{}",
@@ -189,7 +210,7 @@ impl Pools {
         for k in 0..n {
             let i = (start + k) % n;
             let r = &pg.replicas[i];
-            if !r.up.load(Ordering::Relaxed) {
+            if !r.up() {
                 continue;
             }
             match r.pool.acquire().await {
@@ -212,8 +233,7 @@ impl Pools {
         let Pools::Pg(pg) = self else { return };
         let Some(r) = pg.replicas.get(i) else { return };
         tracing::warn!(replica = %r.label, error = %error, "replica unavailable; reads go to the primary");
-        r.up.store(false, Ordering::Relaxed);
-        *r.down_because.lock().unwrap_or_else(|e| e.into_inner()) = Some("unreachable");
+        r.state.store(UNREACHABLE, Ordering::Relaxed);
     }
 
     pub(crate) fn health(&self, schema_version: i64) -> Health {
@@ -231,8 +251,8 @@ impl Pools {
                     .iter()
                     .map(|r| ReplicaHealth {
                         url: r.label.clone(),
-                        up: r.up.load(Ordering::Relaxed),
-                        down_because: *r.down_because.lock().unwrap_or_else(|e| e.into_inner()),
+                        up: r.up(),
+                        down_because: r.down_because(),
                         reads: r.reads.load(Ordering::Relaxed),
                     })
                     .collect();
@@ -375,10 +395,9 @@ async fn connect_pg(url: &str, options: &Options) -> Result<Pools> {
             .test_before_acquire(false)
             .connect_lazy_with(pg_options(u)?);
         replicas.push(Replica {
-            label: redact(u),
+            label: display_url(u),
             pool,
-            up: AtomicBool::new(false),
-            down_because: Mutex::new(Some("unreachable")),
+            state: AtomicU8::new(UNREACHABLE),
             reads: AtomicU64::new(0),
         });
     }
@@ -427,21 +446,20 @@ async fn check_replicas(pg: &Pg) {
             sqlx::query_scalar::<_, Option<String>>("SELECT pg_last_wal_replay_lsn()::text").fetch_one(&r.pool),
         )
         .await;
-        let down_because = match answer {
+        let state = match answer {
             Ok(Ok(replayed)) => match (replayed.as_deref().and_then(lsn), due) {
-                (Some(at), Some(due)) if at < due => Some("lagging"),
+                (Some(at), Some(due)) if at < due => LAGGING,
                 // Not replaying (promoted, or not a replica at all): what it holds is current.
-                _ => None,
+                _ => UP,
             },
-            _ => Some("unreachable"),
+            _ => UNREACHABLE,
         };
-        let up = down_because.is_none();
-        *r.down_because.lock().unwrap_or_else(|e| e.into_inner()) = down_because;
-        if up != r.up.swap(up, Ordering::Relaxed) {
-            if up {
+        let was = r.state.swap(state, Ordering::Relaxed);
+        if (state == UP) != (was == UP) {
+            if state == UP {
                 tracing::info!(replica = %r.label, "replica up; read-only work goes to it");
             } else {
-                tracing::warn!(replica = %r.label, why = down_because, "replica down; its reads go to the primary");
+                tracing::warn!(replica = %r.label, why = r.down_because(), "replica down; its reads go to the primary");
             }
         }
     }
@@ -466,5 +484,16 @@ mod tests {
         assert_eq!(super::lsn("16/B374D848"), Some((0x16 << 32) | 0xB374_D848));
         assert!(super::lsn("16/B374D848").unwrap() > super::lsn("15/FFFFFFFF").unwrap());
         assert_eq!(super::lsn("nonsense"), None);
+    }
+
+    #[test]
+    fn urls_are_shown_without_secrets() {
+        use super::display_url;
+        assert_eq!(display_url("postgres://asb:s3cret@db.example:6543/asb"), "postgres://asb@db.example:6543/asb");
+        assert_eq!(
+            display_url("postgres://asb@db/asb?password=s3cret&sslmode=verify-full"),
+            "postgres://asb@db:5432/asb"
+        );
+        assert_eq!(display_url("sqlite://asb-data/asb.db"), "sqlite://asb-data/asb.db");
     }
 }

@@ -6,7 +6,7 @@ mod generate;
 use anyhow::{bail, Context, Result};
 use asb_domain::Policies;
 use asb_server::AppState;
-use asb_store::Store;
+use asb_store::{display_url, Options, Store};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -35,20 +35,16 @@ struct Db {
 
 impl Db {
     async fn open(&self) -> Result<Store> {
-        self.open_with(&asb_store::Options::default()).await
+        self.open_with(&Options::default()).await
     }
 
-    async fn open_with(&self, options: &asb_store::Options) -> Result<Store> {
+    async fn open_with(&self, options: &Options) -> Result<Store> {
         match &self.database {
-            Some(url) => Store::connect_with(url, options).await.with_context(|| format!("opening {}", shown(url))),
-            None if !options.replicas.is_empty() => bail!("--read-database needs a PostgreSQL --database"),
-            None if options.read_pool_size.is_some() => {
-                std::fs::create_dir_all(&self.data_dir)
-                    .with_context(|| format!("creating {}", self.data_dir.display()))?;
-                let url = format!("sqlite://{}", self.data_dir.join("asb.db").display());
-                Store::connect_with(&url, options).await.with_context(|| format!("opening {url}"))
+            Some(url) => {
+                Store::connect_with(url, options).await.with_context(|| format!("opening {}", display_url(url)))
             }
-            None => Store::open_dir(&self.data_dir)
+            None if !options.replicas.is_empty() => bail!("--read-database needs a PostgreSQL --database"),
+            None => Store::open_dir_with(&self.data_dir, options)
                 .await
                 .with_context(|| format!("opening {}", self.data_dir.join("asb.db").display())),
         }
@@ -56,30 +52,19 @@ impl Db {
 
     /// Open, first creating the PostgreSQL database when it does not exist (for the commands
     /// that set a deployment up: demo, migrate, generate).
-    async fn open_or_create(&self) -> Result<Store> {
+    async fn open_or_create(&self, options: &Options) -> Result<Store> {
         if let Some(url) = &self.database {
-            asb_store::scratch::create_database(url).await.with_context(|| format!("creating {}", shown(url)))?;
+            asb_store::scratch::create_database(url).await.with_context(|| format!("creating {}", display_url(url)))?;
         }
-        self.open().await
+        self.open_with(options).await
     }
 
     /// How to name this database again on the command line (never showing a password).
     fn hint(&self) -> String {
         match &self.database {
-            Some(url) => format!("--database {}", shown(url)),
+            Some(url) => format!("--database {}", display_url(url)),
             None => format!("--data-dir {}", self.data_dir.display()),
         }
-    }
-}
-
-/// A database URL fit to print: any password replaced.
-fn shown(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-            None => url.to_string(),
-        },
-        _ => url.to_string(),
     }
 }
 
@@ -107,8 +92,8 @@ struct ServeArgs {
 }
 
 impl ServeArgs {
-    fn store_options(&self) -> asb_store::Options {
-        asb_store::Options {
+    fn store_options(&self) -> Options {
+        Options {
             replicas: self.read_databases.clone(),
             read_pool_size: self.read_pool_size,
             max_replica_lag: std::time::Duration::from_secs(self.replica_max_lag),
@@ -258,10 +243,7 @@ async fn serve(args: &ServeArgs, store: Store, banner: impl FnOnce(&str)) -> Res
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => {
-            if let Some(url) = &args.db.database {
-                asb_store::scratch::create_database(url).await.with_context(|| format!("creating {}", shown(url)))?;
-            }
-            let store = args.db.open_with(&args.store_options()).await?;
+            let store = args.db.open_or_create(&args.store_options()).await?;
             ensure_demo_users(&store).await?;
             if store.counts().await?.incidents == 0 {
                 eprintln!("Creating demo data: 20,000 people and 60,000 incidents over two years…");
@@ -300,7 +282,7 @@ async fn run(cli: Cli) -> Result<()> {
             serve(&args, store, |url| println!("asb is serving at {url}")).await
         }
         Command::Migrate(db) => {
-            let store = db.open_or_create().await?;
+            let store = db.open_or_create(&Options::default()).await?;
             store.seed_organisations().await?;
             println!("{} schema version {}", store.engine().name(), store.schema_version().await?);
             Ok(())
@@ -320,7 +302,7 @@ async fn run(cli: Cli) -> Result<()> {
             if people == 0 && incidents > 0 {
                 bail!("--people must be at least 1 when generating incidents");
             }
-            let store = db.open_or_create().await?;
+            let store = db.open_or_create(&Options::default()).await?;
             store.seed_organisations().await?;
             ensure_demo_users(&store).await?;
             let opts = generate::GenerateOptions { people, incidents, seed, now: chrono::Utc::now(), years };
@@ -394,9 +376,9 @@ async fn migrate_data(from: &str, to: &str, json: bool) -> Result<()> {
     if from == to {
         bail!("--from and --to name the same database");
     }
-    let source = Store::connect(from).await.with_context(|| format!("opening {}", shown(from)))?;
-    asb_store::scratch::create_database(to).await.with_context(|| format!("creating {}", shown(to)))?;
-    let target = Store::connect(to).await.with_context(|| format!("opening {}", shown(to)))?;
+    let source = Store::connect(from).await.with_context(|| format!("opening {}", display_url(from)))?;
+    asb_store::scratch::create_database(to).await.with_context(|| format!("creating {}", display_url(to)))?;
+    let target = Store::connect(to).await.with_context(|| format!("opening {}", display_url(to)))?;
     let started = std::time::Instant::now();
     let mut shown_table = String::new();
     // Progress redrawn in place on a terminal; in a log, only the summary below.
@@ -415,7 +397,7 @@ async fn migrate_data(from: &str, to: &str, json: bool) -> Result<()> {
             }
         })
         .await
-        .with_context(|| format!("copying {} into {}", shown(from), shown(to)))?;
+        .with_context(|| format!("copying {} into {}", display_url(from), display_url(to)))?;
     let secs = started.elapsed().as_secs_f64();
     if live {
         eprintln!();
