@@ -212,3 +212,22 @@ async fn two_instances_on_one_database_keep_one_chain() {
     let chain = b.verify_audit_chain().await.unwrap().expect("one unbroken chain");
     assert_eq!(chain.events, before + 42);
 }
+
+#[tokio::test]
+async fn a_source_whose_audit_chain_is_broken_is_not_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("source.db").display());
+    let source = populated(&url).await;
+    raw(&url, "UPDATE audit_events SET purpose = 'nothing to see' WHERE id = 2").await;
+    let target = Store::connect(&fresh_url(dir.path(), "target").await.unwrap()).await.unwrap();
+    let err = source.copy_into(&target, &mut |_, _| {}).await.unwrap_err().to_string();
+    assert!(err.contains("audit chain is broken") && err.contains("audit event 2"), "{err}");
+    assert_eq!(target.counts().await.unwrap().organisations, 0, "nothing copied");
+}
+
+#[tokio::test]
+async fn a_database_url_of_another_kind_is_refused_by_name() {
+    let err = Store::connect("mysql://asb:secret@db/asb").await.err().expect("refused").to_string();
+    assert!(err.contains("use sqlite://PATH or postgres://USER@HOST:PORT/DB"), "{err}");
+    assert!(!err.contains("secret"), "no password in the message: {err}");
+}
