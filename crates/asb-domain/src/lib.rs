@@ -2,6 +2,7 @@
 //! keys, versioned policies, risk scoring and the first-contact verdicts. Everything a user can
 //! state as a sentence lives here, so the HTTP API, the pages and the CLI all reach one rule.
 
+pub mod access;
 pub mod boroughs;
 pub mod contact;
 pub mod history;
@@ -10,6 +11,7 @@ pub mod nsir;
 pub mod policy;
 pub mod reference;
 pub mod risk;
+pub mod supervision;
 pub mod verdict;
 
 pub use contact::{ContactInput, FieldError, ValidContact};

@@ -101,6 +101,7 @@ pub struct Policies {
     pub case_review: CaseReviewPolicy,
     pub risk: Questionnaire,
     pub next_steps: NextStepsPolicy,
+    pub supervision: crate::supervision::SupervisionPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +113,7 @@ pub enum PolicyError {
 }
 
 /// The policy files, by file name, as shipped in `policies/`.
-pub const DEFAULT_FILES: [(&str, &str); 7] = [
+pub const DEFAULT_FILES: [(&str, &str); 8] = [
     ("repeat-victim.toml", include_str!("../../../policies/repeat-victim.toml")),
     ("repeat-location.toml", include_str!("../../../policies/repeat-location.toml")),
     ("repeat-subject.toml", include_str!("../../../policies/repeat-subject.toml")),
@@ -120,6 +121,7 @@ pub const DEFAULT_FILES: [(&str, &str); 7] = [
     ("case-review.toml", include_str!("../../../policies/case-review.toml")),
     ("risk-questionnaire.toml", include_str!("../../../policies/risk-questionnaire.toml")),
     ("next-steps.toml", include_str!("../../../policies/next-steps.toml")),
+    ("supervision.toml", include_str!("../../../policies/supervision.toml")),
 ];
 
 fn parse<T: serde::de::DeserializeOwned>(files: &BTreeMap<String, String>, name: &str) -> Result<T, PolicyError> {
@@ -151,6 +153,7 @@ impl Policies {
             case_review: parse(&files, "case-review.toml")?,
             risk: parse(&files, "risk-questionnaire.toml")?,
             next_steps: parse(&files, "next-steps.toml")?,
+            supervision: parse(&files, "supervision.toml")?,
         };
         policies.check()?;
         Ok(policies)
@@ -176,6 +179,7 @@ impl Policies {
                 return Err(invalid("next-steps.toml", &format!("no text for level {level}")));
             }
         }
+        self.supervision.check().map_err(|m| invalid("supervision.toml", &m))?;
         Ok(())
     }
 }
@@ -215,6 +219,19 @@ mod tests {
         files.insert("case-review.toml".to_string(), DEFAULT_FILES[4].1.replace("threshold = 3", "threshold = 4"));
         let err = Policies::from_files(&files).unwrap_err().to_string();
         assert!(err.contains("case-review.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_supervision_policy_without_a_high_risk_cadence_is_refused() {
+        let mut files = BTreeMap::new();
+        let text = DEFAULT_FILES[7].1;
+        let cut = text.find("[cadence.high]").unwrap();
+        let end = text.find("# Each week").unwrap();
+        files.insert("supervision.toml".to_string(), format!("{}{}", &text[..cut], &text[end..]));
+        let err = Policies::from_files(&files).unwrap_err().to_string();
+        assert!(err.starts_with("supervision.toml") && err.contains("cadence.high"), "{err}");
+        files.insert("supervision.toml".to_string(), text.replace("first_review_hours = 24", "first_review_hours = 0"));
+        assert!(Policies::from_files(&files).unwrap_err().to_string().contains("first_review_hours"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::AppState;
 use asb_domain::contact::{CheckInput, ContactInput};
 use asb_domain::nsir::{Category, QUALIFIERS, TYPES};
 use asb_domain::{FieldError, IncidentRef};
+use asb_store::{Reader, Shown};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -22,6 +23,9 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{reference}", get(incident))
         .route("/policies", get(policies))
         .route("/taxonomy", get(taxonomy))
+        .route("/me", get(me))
+        .route("/audit", get(audit))
+        .route("/users", get(users))
         .route("/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .fallback(|| async { ApiError::NotFound("no such API endpoint; see /api/v1/openapi.json".into()) })
 }
@@ -101,15 +105,27 @@ async fn first_contact_check(
     Ok(Json(result).into_response())
 }
 
+#[derive(serde::Deserialize)]
+struct ReasonQuery {
+    reason: Option<String>,
+}
+
+/// One incident. Another organisation's record needs `?reason=` (logged with the look).
 async fn incident(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path(reference): Path<String>,
+    Query(q): Query<ReasonQuery>,
 ) -> Result<Response, ApiError> {
     let r: IncidentRef =
         reference.parse().map_err(|e: String| ApiError::Invalid(vec![FieldError::new("reference", e)]))?;
-    match state.store.incident(&r.to_string(), Some(user.id), "viewing an incident (API)").await? {
-        Some(d) => Ok(Json(d).into_response()),
+    let reader = Reader { user_id: user.id, organisation_id: user.organisation_id, reason: q.reason.as_deref() };
+    match state.store.incident_for(&r.to_string(), &reader, "viewing an incident (API)").await? {
+        Some(Shown::Record(d)) => Ok(Json(d).into_response()),
+        Some(Shown::ReasonNeeded { recorded_by }) => Err(ApiError::Invalid(vec![FieldError::new(
+            "reason",
+            format!("{r} was recorded by {recorded_by}, not your organisation: give the reason you need it (?reason=…); it is logged"),
+        )])),
         None => Err(ApiError::NotFound(format!("incident {r}"))),
     }
 }
@@ -124,4 +140,46 @@ async fn taxonomy(ApiUser(_): ApiUser) -> Json<serde_json::Value> {
         "types": TYPES.iter().map(|t| json!({"code": t.code, "label": t.label, "hint": t.hint})).collect::<Vec<_>>(),
         "qualifiers": QUALIFIERS.iter().map(|(c, l)| json!({"code": c, "label": l})).collect::<Vec<_>>(),
     }))
+}
+
+/// Who the token belongs to, their roles, and what the permission table allows them.
+async fn me(ApiUser(user): ApiUser) -> Json<serde_json::Value> {
+    let allowed: Vec<_> =
+        asb_domain::access::PERMISSIONS.iter().filter(|(a, _)| user.can(*a)).map(|(a, _)| a).collect();
+    Json(json!({
+        "username": user.username,
+        "display_name": user.display_name,
+        "organisation_id": user.organisation_id,
+        "roles": user.role_list(),
+        "allowed": allowed,
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct AuditQuery {
+    subject: Option<String>,
+}
+
+/// Who has looked at or changed a record: `?subject=incident:REF` (or `person:ID`, `case:ID`,
+/// `user:ID`), oldest first. Administrators only, by the permission table.
+async fn audit(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest { detail: e.body_text(), errors: vec![] })?;
+    let subject = q.subject.unwrap_or_default();
+    if subject.trim().is_empty() {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "subject",
+            "Give the record to look up, as incident:REFERENCE, person:ID, case:ID or user:ID",
+        )]));
+    }
+    let events = crate::admin::audit_of(&state, user.id, &subject).await?;
+    Ok(Json(events).into_response())
+}
+
+/// Every account, for administrators.
+async fn users(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(state.store.users().await?).into_response())
 }

@@ -2,15 +2,20 @@
 //! authentication. Handlers are thin: they parse at the edge with the domain's validated types,
 //! call the store, and render JSON or HTML.
 
+pub mod access;
+mod admin;
 mod api;
 mod assets;
 mod auth;
 mod error;
 mod openapi;
 mod pages;
+mod signin;
+mod supervision;
 
-pub use auth::hash_password;
+pub use auth::{hash_password, new_totp_secret, totp};
 
+use asb_domain::access::AccessPolicy;
 use asb_domain::Policies;
 use asb_store::Store;
 use axum::http::{HeaderName, HeaderValue};
@@ -29,13 +34,24 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct AppState {
     pub store: Store,
     pub policies: Arc<Policies>,
+    pub access: Arc<AccessPolicy>,
     pub clock: Clock,
     pub tokens: Arc<auth::TokenCache>,
 }
 
 impl AppState {
     pub fn new(store: Store, policies: Policies) -> AppState {
-        AppState { store, policies: Arc::new(policies), clock: Arc::new(Utc::now), tokens: Arc::default() }
+        AppState {
+            store,
+            policies: Arc::new(policies),
+            access: Arc::new(AccessPolicy::defaults()),
+            clock: Arc::new(Utc::now),
+            tokens: Arc::default(),
+        }
+    }
+    pub fn with_access_policy(mut self, access: AccessPolicy) -> AppState {
+        self.access = Arc::new(access);
+        self
     }
     pub fn with_clock(mut self, clock: Clock) -> AppState {
         self.clock = clock;
@@ -53,7 +69,12 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(api::readyz))
         .nest("/api/v1", api::routes())
         .merge(pages::routes())
+        .merge(signin::routes())
+        .merge(admin::routes())
+        .merge(supervision::routes())
         .merge(assets::routes())
+        // Every route above passes the permission table (and the CSRF check) first.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::enforce))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),

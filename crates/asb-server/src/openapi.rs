@@ -7,6 +7,7 @@ fn problem_responses() -> Value {
     json!({
         "400": {"description": "The body or query could not be read", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
         "401": {"description": "No valid bearer token", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+        "403": {"description": "The token's roles do not allow this (see the permission table, GET /me)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
         "422": {"description": "Some fields are not valid; `errors` names each", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     })
 }
@@ -63,6 +64,14 @@ pub fn document() -> Value {
             }},
             "/policies": {"get": {"summary": "The policies in force (repeat, vulnerability, case review, risk questionnaire, next steps) with ids and versions", "responses": {"200": {"description": "Policies", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/taxonomy": {"get": {"summary": "NSIR 2011 categories with definitions, the 13 MPS type codes and the qualifiers", "responses": {"200": {"description": "Taxonomy", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/me": {"get": {"summary": "Who the token belongs to: username, organisation, roles, and the actions the permission table allows them", "responses": merge(json!({"200": {"description": "The user", "content": {"application/json": {"schema": {"type": "object", "required": ["username", "roles", "allowed"]}}}}}), problem_responses())}},
+            "/audit": {"get": {
+                "summary": "Who has looked at or changed a record (administrators only)",
+                "description": "Every audit event about the record, oldest first: collection, alteration, consultation (views and the searches that showed it) and disclosure, each with who, when and why. Reading the trail is itself logged.",
+                "parameters": [{"name": "subject", "in": "query", "required": true, "schema": {"type": "string", "example": "incident:ASB-26-0000013"}, "description": "incident:REFERENCE, person:ID, case:ID or user:ID"}],
+                "responses": merge(json!({"200": {"description": "The events", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEvent"}}}}}}), problem_responses())
+            }},
+            "/users": {"get": {"summary": "Every user account with organisation, roles, second factor and status (administrators only)", "responses": merge(json!({"200": {"description": "The accounts", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}), problem_responses())}},
             "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
         },
         "components": {
@@ -73,6 +82,14 @@ pub fn document() -> Value {
                     "errors": {"type": "array", "items": {"type": "object", "required": ["field", "message"], "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}
                 }},
                 "Verdict": verdict,
+                "AuditEvent": {"type": "object", "required": ["id", "at", "user", "action", "subject_type", "purpose"], "properties": {
+                    "id": {"type": "integer", "description": "Position in the hash chain"},
+                    "at": {"type": "string", "format": "date-time"},
+                    "user": {"type": ["string", "null"], "description": "Username; null for the system"},
+                    "action": {"enum": ["collection", "alteration", "consultation", "disclosure", "combination", "erasure"]},
+                    "subject_type": {"type": "string"}, "subject_id": {"type": ["string", "null"]},
+                    "purpose": {"type": "string"}, "detail": {"description": "Which fields were searched and which records were seen; never the values searched for"}
+                }},
                 "ContactInput": {"type": "object", "additionalProperties": false, "required": ["channel", "caller_is_victim", "location", "narrative", "category", "type_code", "risk_answers"], "properties": {
                     "channel": {"enum": ["phone_101", "phone_999", "online", "in_person", "email", "partner_referral"]},
                     "received_at": {"type": ["string", "null"], "format": "date-time"},

@@ -2,9 +2,10 @@
 //! confirmation with what to tell the caller, and the incident view. Forms go through the same
 //! domain validation as the API and re-render with a GOV.UK error summary.
 
-use crate::auth::{session_token, verify_password, PageUser, SESSION_COOKIE, SESSION_TTL_SECS};
+use crate::auth::{Frame, PageUser};
 use crate::error::ApiError;
 use crate::AppState;
+use asb_domain::access::Action;
 use asb_domain::contact::{CallerInput, CheckInput, ContactInput, LocationInput, OverrideInput, SubjectInput};
 use asb_domain::nsir::{Category, QUALIFIERS, TYPES};
 use asb_domain::verdict::{CaseReview, Verdict};
@@ -12,7 +13,7 @@ use asb_domain::{FieldError, IncidentRef};
 use asb_store::{CheckResult, IncidentDetail};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -21,16 +22,15 @@ use std::collections::HashMap;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(report_form))
-        .route("/login", get(login_form).post(login))
-        .route("/logout", get(logout))
-        .route("/report", get(|| async { Redirect::to("/") }).post(submit_report))
+        .route("/", get(home))
+        .route("/report", get(report_form).post(submit_report))
         .route("/report/panel", get(panel))
         .route("/report/{reference}/done", get(done))
         .route("/incidents/{reference}", get(incident_page))
+        .route("/incidents/{reference}/updates", get(update_form).post(record_update))
 }
 
-fn render<T: Template>(t: &T) -> Response {
+pub(crate) fn render<T: Template>(t: &T) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => ApiError::Internal(format!("template: {e}")).into_response(),
@@ -42,55 +42,17 @@ pub fn london(t: DateTime<Utc>) -> String {
     t.with_timezone(&chrono_tz::Europe::London).format("%-d %b %Y %H:%M").to_string()
 }
 
-// ---- sign-in -------------------------------------------------------------------------------
+// ---- the start page ------------------------------------------------------------------------
 
 #[derive(Template)]
-#[template(path = "login.html")]
-struct LoginPage {
-    user: Option<String>,
-    username: String,
-    errors: Vec<(String, String)>,
+#[template(path = "home.html")]
+struct HomePage {
+    frame: Frame,
 }
 
-async fn login_form() -> Response {
-    render(&LoginPage { user: None, username: String::new(), errors: vec![] })
-}
-
-async fn login(State(state): State<AppState>, Form(f): Form<HashMap<String, String>>) -> Response {
-    let username = f.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
-    let password = f.get("password").cloned().unwrap_or_default();
-    let user = match state.store.user(&username).await {
-        Ok(u) => u,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let ok = user.as_ref().and_then(|u| u.password_hash.as_deref()).is_some_and(|h| verify_password(&password, h));
-    if !ok {
-        let page = LoginPage {
-            user: None,
-            username,
-            errors: vec![("username".into(), "Enter a correct username and password".into())],
-        };
-        let mut r = render(&page);
-        *r.status_mut() = StatusCode::UNAUTHORIZED;
-        return r;
-    }
-    match state.store.issue_token(&username, "session", Some(SESSION_TTL_SECS)).await {
-        Ok(token) => {
-            let cookie =
-                format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_TTL_SECS}");
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
-        }
-        Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(t) = session_token(&headers) {
-        state.tokens.forget(&t);
-        let _ = state.store.revoke_token(&t).await;
-    }
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+/// Where each role starts: the work its roles allow, as links (the same as the header's).
+async fn home(frame: Frame) -> Response {
+    render(&HomePage { frame })
 }
 
 // ---- the report form -----------------------------------------------------------------------
@@ -108,7 +70,7 @@ struct Field {
 #[derive(Template)]
 #[template(path = "report.html")]
 struct ReportPage {
-    user: Option<String>,
+    frame: Frame,
     errors: Vec<(String, String)>,
     values: HashMap<String, String>,
     caller_fields: Vec<Field>,
@@ -180,7 +142,7 @@ fn form_id(field: &str) -> String {
 
 fn report_page(
     state: &AppState,
-    user: &str,
+    frame: Frame,
     values: HashMap<String, String>,
     chosen: Vec<String>,
     errors: Vec<(String, String)>,
@@ -201,7 +163,7 @@ fn report_page(
     };
     let q = &state.policies.risk;
     ReportPage {
-        user: Some(user.to_string()),
+        frame,
         caller_fields: fields(&CALLER_FIELDS),
         location_fields: fields(&LOCATION_FIELDS),
         subject_fields: fields(&SUBJECT_FIELDS),
@@ -221,10 +183,10 @@ fn report_page(
     }
 }
 
-async fn report_form(State(state): State<AppState>, PageUser(user): PageUser) -> Response {
+async fn report_form(State(state): State<AppState>, frame: Frame) -> Response {
     let mut values = HashMap::new();
     values.insert("channel".to_string(), "phone_101".to_string());
-    render(&report_page(&state, &user.display_name, values, vec![], vec![]))
+    render(&report_page(&state, frame, values, vec![], vec![]))
 }
 
 fn opt(values: &HashMap<String, String>, k: &str) -> Option<String> {
@@ -293,6 +255,7 @@ fn contact_from_form(
 async fn submit_report(
     State(state): State<AppState>,
     PageUser(user): PageUser,
+    frame: Frame,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let chosen: Vec<String> = pairs.iter().filter(|(k, _)| k == "qualifiers").map(|(_, v)| v.clone()).collect();
@@ -317,7 +280,7 @@ async fn submit_report(
     let mut all = result;
     all.append(&mut errors);
     let errors: Vec<(String, String)> = all.into_iter().map(|e| (form_id(&e.field), e.message)).collect();
-    let mut r = render(&report_page(&state, &user.display_name, values, chosen, errors));
+    let mut r = render(&report_page(&state, frame, values, chosen, errors));
     *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     r
 }
@@ -392,7 +355,7 @@ struct StoredVerdicts {
 #[derive(Template)]
 #[template(path = "done.html")]
 struct DonePage {
-    user: Option<String>,
+    frame: Frame,
     d: IncidentDetail,
     v: StoredVerdicts,
     risk_level: String,
@@ -402,18 +365,47 @@ struct DonePage {
 #[derive(Template)]
 #[template(path = "incident.html")]
 struct IncidentPage {
-    user: Option<String>,
+    frame: Frame,
+    can_review: bool,
+    can_update: bool,
     d: IncidentDetail,
     received: String,
     risk_level: String,
     risk_score: Option<i32>,
 }
 
-async fn load(state: &AppState, reference: &str, user: i64, purpose: &str) -> Result<IncidentDetail, Response> {
+#[derive(Template)]
+#[template(path = "reason.html")]
+struct ReasonPage {
+    frame: Frame,
+    reference: String,
+    recorded_by: String,
+    errors: Vec<(String, String)>,
+}
+
+/// The incident for `user`, or the page to show instead: not found, or (for another
+/// organisation's record) the question why they need it.
+async fn load(
+    state: &AppState,
+    frame: Frame,
+    reference: &str,
+    user: &asb_store::User,
+    purpose: &str,
+    reason: Option<&str>,
+) -> Result<(IncidentDetail, Frame), Response> {
     let not_found = || (StatusCode::NOT_FOUND, Html("<h1>Incident not found</h1>")).into_response();
     let r: IncidentRef = reference.parse().map_err(|_| not_found())?;
-    match state.store.incident(&r.to_string(), Some(user), purpose).await {
-        Ok(Some(d)) => Ok(d),
+    let reader = asb_store::Reader { user_id: user.id, organisation_id: user.organisation_id, reason };
+    match state.store.incident_for(&r.to_string(), &reader, purpose).await {
+        Ok(Some(asb_store::Shown::Record(d))) => Ok((*d, frame)),
+        Ok(Some(asb_store::Shown::ReasonNeeded { recorded_by })) => {
+            let errors = match reason {
+                Some(_) => vec![("reason".to_string(), "Enter why you need to see this record".to_string())],
+                None => vec![],
+            };
+            let page = ReasonPage { frame, reference: r.to_string(), recorded_by, errors };
+            Err(render(&page))
+        }
         Ok(None) => Err(not_found()),
         Err(e) => Err(ApiError::from(e).into_response()),
     }
@@ -426,8 +418,13 @@ fn risk_of(d: &IncidentDetail) -> (String, Option<i32>) {
     }
 }
 
-async fn done(State(state): State<AppState>, PageUser(user): PageUser, Path(reference): Path<String>) -> Response {
-    let d = match load(&state, &reference, user.id, "confirming a recorded report").await {
+async fn done(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    frame: Frame,
+    Path(reference): Path<String>,
+) -> Response {
+    let (d, frame) = match load(&state, frame, &reference, &user, "confirming a recorded report", None).await {
         Ok(d) => d,
         Err(r) => return r,
     };
@@ -435,18 +432,78 @@ async fn done(State(state): State<AppState>, PageUser(user): PageUser, Path(refe
         return Redirect::to(&format!("/incidents/{}", d.reference)).into_response();
     };
     let (risk_level, risk_score) = risk_of(&d);
-    render(&DonePage { user: Some(user.display_name), d, v, risk_level, risk_score })
+    render(&DonePage { frame, d, v, risk_level, risk_score })
 }
 
 async fn incident_page(
     State(state): State<AppState>,
     PageUser(user): PageUser,
+    frame: Frame,
     Path(reference): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let d = match load(&state, &reference, user.id, "viewing an incident").await {
+    let reason = q.get("reason").map(String::as_str);
+    let (d, frame) = match load(&state, frame, &reference, &user, "viewing an incident", reason).await {
         Ok(d) => d,
         Err(r) => return r,
     };
     let (risk_level, risk_score) = risk_of(&d);
-    render(&IncidentPage { user: Some(user.display_name), received: london(d.received_at), d, risk_level, risk_score })
+    let (can_review, can_update) = (user.can(Action::Supervise), user.can(Action::UpdateVictim));
+    render(&IncidentPage { frame, can_review, can_update, received: london(d.received_at), d, risk_level, risk_score })
+}
+
+// ---- updating the victim -------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "victim_update.html")]
+struct UpdatePage {
+    frame: Frame,
+    reference: String,
+    channels: Vec<(&'static str, &'static str)>,
+    channel: String,
+    note: String,
+    errors: Vec<(String, String)>,
+}
+
+fn update_page(frame: Frame, reference: String, channel: String, note: String, errors: Vec<FieldError>) -> Response {
+    let page = UpdatePage {
+        frame,
+        reference,
+        channels: asb_store::UPDATE_CHANNELS.to_vec(),
+        channel,
+        note,
+        errors: errors.into_iter().map(|e| (e.field, e.message)).collect(),
+    };
+    let status = if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let mut r = render(&page);
+    *r.status_mut() = status;
+    r
+}
+
+async fn update_form(frame: Frame, Path(reference): Path<String>) -> Response {
+    match reference.parse::<IncidentRef>() {
+        Ok(r) => update_page(frame, r.to_string(), String::new(), String::new(), vec![]),
+        Err(_) => (StatusCode::NOT_FOUND, Html("<h1>Incident not found</h1>")).into_response(),
+    }
+}
+
+/// Record that the victim was told how things stand (the measures count the time to the first).
+async fn record_update(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    frame: Frame,
+    Path(reference): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let Ok(r) = reference.parse::<IncidentRef>() else {
+        return (StatusCode::NOT_FOUND, Html("<h1>Incident not found</h1>")).into_response();
+    };
+    let (channel, note) = (opt(&f, "channel").unwrap_or_default(), opt(&f, "note").unwrap_or_default());
+    let now = state.now();
+    let recorded = state.store.record_victim_update(now, &r.to_string(), &user, &channel, Some(&note), None).await;
+    match recorded {
+        Ok(_) => Redirect::to(&format!("/incidents/{r}")).into_response(),
+        Err(asb_store::StoreError::Invalid(errors)) => update_page(frame, r.to_string(), channel, note, errors),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }

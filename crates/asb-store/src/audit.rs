@@ -199,9 +199,15 @@ impl Store {
         Ok(())
     }
 
-    /// Events about one record (`incident`, `REF`), oldest first.
+    /// Events about one record (`incident`, `REF`; `person`, `ID` …), oldest first: those about
+    /// it, and searches that showed it (a first-contact check lists the people it found).
     pub async fn audit_for(&self, subject_type: &str, subject_id: &str) -> Result<Vec<AuditRecord>> {
-        let sql = format!("{SELECT} WHERE a.subject_type = $1 AND a.subject_id = $2 ORDER BY a.id");
+        let sql = format!(
+            "{SELECT} WHERE a.id IN (
+               SELECT id FROM audit_events WHERE subject_type = $1 AND subject_id = $2
+               UNION SELECT event_id FROM audit_subjects WHERE subject_type = $1 AND subject_id = $2)
+             ORDER BY a.id"
+        );
         let rows: Vec<Row> = read_only!(self, |db| on!(db, c => sqlx::query_as(&sql)
             .bind(subject_type)
             .bind(subject_id)

@@ -1,7 +1,7 @@
 //! Bulk loading for generated datasets (and, later, imports): rows with ids the loader assigns,
 //! written many to a statement inside one transaction per batch. Times are epoch seconds.
 
-use crate::engine::{exec, on, Db, Engine, Ts};
+use crate::engine::{exec, on, Db, Engine, Json, Ts};
 use crate::{Result, Store};
 use chrono::NaiveDate;
 use sqlx::QueryBuilder;
@@ -53,6 +53,84 @@ pub struct IncidentRow {
     pub channel: &'static str,
     /// The person who made the contact, if known.
     pub contact_person: Option<i64>,
+    /// The values after supervisory review, when a review changed any (the row's own category,
+    /// type and level are the opening ones).
+    pub closing: Option<Closing>,
+}
+
+/// An incident's values after review, and the qualifiers a review added.
+#[derive(Debug, Clone)]
+pub struct Closing {
+    pub category: String,
+    pub type_code: u16,
+    pub risk_level: Option<String>,
+    pub added_qualifiers: Vec<u16>,
+}
+
+/// A review falling due (`review_schedule`). Times are epoch seconds.
+#[derive(Debug, Clone)]
+pub struct ScheduleRow {
+    pub incident_id: i64,
+    pub received_at: i64,
+    pub reference: String,
+    pub borough_id: Option<i64>,
+    pub role: &'static str,
+    pub kind: &'static str,
+    pub due_at: i64,
+}
+
+/// A review done (`reviews`), with the id the loader assigns so changes can name it.
+#[derive(Debug, Clone)]
+pub struct ReviewRow {
+    pub id: i64,
+    pub incident_id: i64,
+    pub received_at: i64,
+    pub borough_id: Option<i64>,
+    pub role: &'static str,
+    pub kind: Option<&'static str>,
+    pub reviewed_at: i64,
+    pub due_at: Option<i64>,
+    pub outcome: &'static str,
+    pub risk_level: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One field a review changed (`incident_changes`).
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    pub incident_id: i64,
+    pub field: &'static str,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub reason: String,
+    pub changed_at: i64,
+    pub review_id: i64,
+}
+
+/// An update given to a victim (`victim_updates`).
+#[derive(Debug, Clone)]
+pub struct UpdateRow {
+    pub incident_id: i64,
+    pub received_at: i64,
+    pub borough_id: Option<i64>,
+    pub at: i64,
+    pub channel: &'static str,
+    pub note: Option<String>,
+}
+
+/// A dip-sampled record (`dip_samples`), checked or not.
+#[derive(Debug, Clone)]
+pub struct DipRow {
+    pub borough_id: i64,
+    pub week: String,
+    pub incident_id: i64,
+    pub received_at: i64,
+    pub reference: String,
+    pub sample_order: i32,
+    pub drawn_at: i64,
+    pub checked_at: Option<i64>,
+    pub answers: Option<serde_json::Value>,
+    pub passed: Option<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +138,11 @@ pub struct Batch {
     pub places: Vec<PlaceRow>,
     pub people: Vec<PersonRow>,
     pub incidents: Vec<IncidentRow>,
+    pub schedule: Vec<ScheduleRow>,
+    pub reviews: Vec<ReviewRow>,
+    pub changes: Vec<ChangeRow>,
+    pub updates: Vec<UpdateRow>,
+    pub dip_samples: Vec<DipRow>,
 }
 
 // SQLite allows 32,766 bound parameters a statement, PostgreSQL 65,535.
@@ -79,8 +162,22 @@ macro_rules! insert_rows {
 }
 
 /// The tables whose ids come from a sequence on PostgreSQL.
-const SEQUENCED: [&str; 8] =
-    ["organisations", "users", "api_tokens", "places", "people", "incidents", "incident_people", "contacts"];
+const SEQUENCED: &[&str] = &[
+    "organisations",
+    "users",
+    "api_tokens",
+    "places",
+    "people",
+    "incidents",
+    "incident_people",
+    "contacts",
+    "review_schedule",
+    "reviews",
+    "incident_changes",
+    "dip_samples",
+    "victim_updates",
+    "login_attempts",
+];
 
 /// After rows were written with ids of their own, start each PostgreSQL sequence after the
 /// highest id (SQLite's rowids follow the table by themselves).
@@ -104,8 +201,17 @@ impl Store {
             // A lost batch is reloaded; waiting for each batch's WAL flush is not worth it.
             exec!(db, c => sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(c).await?);
         }
-        let quals: Vec<(i64, i32)> =
-            b.incidents.iter().flat_map(|i| i.qualifiers.iter().map(move |q| (i.id, i32::from(*q)))).collect();
+        let quals: Vec<(i64, i32, &str)> = b
+            .incidents
+            .iter()
+            .flat_map(|i| {
+                let added = i
+                    .closing
+                    .iter()
+                    .flat_map(move |c| c.added_qualifiers.iter().map(move |q| (i.id, i32::from(*q), "review")));
+                i.qualifiers.iter().map(move |q| (i.id, i32::from(*q), "system")).chain(added)
+            })
+            .collect();
         let links: Vec<(i64, i64, &str)> =
             b.incidents.iter().flat_map(|i| i.people.iter().map(move |(p, role)| (i.id, *p, *role))).collect();
         on!(db, c => {
@@ -155,12 +261,12 @@ impl Store {
                     .push_bind(r.place_id)
                     .push_bind(r.category.clone())
                     .push_bind(i32::from(r.type_code))
-                    .push_bind(r.category.clone())
-                    .push_bind(i32::from(r.type_code))
+                    .push_bind(r.closing.as_ref().map_or_else(|| r.category.clone(), |c| c.category.clone()))
+                    .push_bind(i32::from(r.closing.as_ref().map_or(r.type_code, |c| c.type_code)))
                     .push_bind(r.narrative.clone())
                     .push_bind(r.status.clone())
                     .push_bind(r.risk_score.map(i64::from))
-                    .push_bind(r.risk_level.clone())
+                    .push_bind(r.closing.as_ref().map_or_else(|| r.risk_level.clone(), |c| c.risk_level.clone()))
                     .push_bind(r.risk_level.clone())
                     .push_bind(r.risk_questionnaire.clone())
                     .push_bind(Ts::secs(r.received_at))
@@ -168,7 +274,7 @@ impl Store {
             insert_rows!(c, "INSERT INTO incident_qualifiers (incident_id, code, applied_by) ", quals, 3, |s, r| s
                 .push_bind(r.0)
                 .push_bind(r.1)
-                .push_bind("system"));
+                .push_bind(r.2));
             insert_rows!(c, "INSERT INTO incident_people (incident_id, person_id, role) ", links, 3, |s, r| s
                 .push_bind(r.0)
                 .push_bind(r.1)
@@ -184,6 +290,83 @@ impl Store {
                     .push_bind(r.organisation_id)
                     .push_bind(r.channel)
                     .push_bind(Ts::secs(r.received_at))
+            );
+            insert_rows!(
+                c,
+                "INSERT INTO review_schedule (incident_id, received_at, reference, borough_id, role, kind, due_at) ",
+                b.schedule,
+                7,
+                |s, r| s
+                    .push_bind(r.incident_id)
+                    .push_bind(Ts::secs(r.received_at))
+                    .push_bind(r.reference.clone())
+                    .push_bind(r.borough_id)
+                    .push_bind(r.role)
+                    .push_bind(r.kind)
+                    .push_bind(Ts::secs(r.due_at))
+            );
+            insert_rows!(
+                c,
+                "INSERT INTO reviews (id, incident_id, received_at, borough_id, role, kind, reviewed_at, due_at, on_time, outcome, risk_level, reason) ",
+                b.reviews,
+                12,
+                |s, r| s
+                    .push_bind(r.id)
+                    .push_bind(r.incident_id)
+                    .push_bind(Ts::secs(r.received_at))
+                    .push_bind(r.borough_id)
+                    .push_bind(r.role)
+                    .push_bind(r.kind)
+                    .push_bind(Ts::secs(r.reviewed_at))
+                    .push_bind(r.due_at.map(Ts::secs))
+                    .push_bind(r.due_at.map(|d| r.reviewed_at <= d))
+                    .push_bind(r.outcome)
+                    .push_bind(r.risk_level.clone())
+                    .push_bind(r.reason.clone())
+            );
+            insert_rows!(
+                c,
+                "INSERT INTO incident_changes (incident_id, field, old_value, new_value, reason, changed_at, review_id) ",
+                b.changes,
+                7,
+                |s, r| s
+                    .push_bind(r.incident_id)
+                    .push_bind(r.field)
+                    .push_bind(r.old_value.clone())
+                    .push_bind(r.new_value.clone())
+                    .push_bind(r.reason.clone())
+                    .push_bind(Ts::secs(r.changed_at))
+                    .push_bind(r.review_id)
+            );
+            insert_rows!(
+                c,
+                "INSERT INTO victim_updates (incident_id, received_at, borough_id, at, channel, note) ",
+                b.updates,
+                6,
+                |s, r| s
+                    .push_bind(r.incident_id)
+                    .push_bind(Ts::secs(r.received_at))
+                    .push_bind(r.borough_id)
+                    .push_bind(Ts::secs(r.at))
+                    .push_bind(r.channel)
+                    .push_bind(r.note.clone())
+            );
+            insert_rows!(
+                c,
+                "INSERT INTO dip_samples (borough_id, week, incident_id, received_at, reference, sample_order, drawn_at, checked_at, answers, passed) ",
+                b.dip_samples,
+                10,
+                |s, r| s
+                    .push_bind(r.borough_id)
+                    .push_bind(r.week.clone())
+                    .push_bind(r.incident_id)
+                    .push_bind(Ts::secs(r.received_at))
+                    .push_bind(r.reference.clone())
+                    .push_bind(r.sample_order)
+                    .push_bind(Ts::secs(r.drawn_at))
+                    .push_bind(r.checked_at.map(Ts::secs))
+                    .push_bind(r.answers.clone().map(Json::from))
+                    .push_bind(r.passed)
             );
         });
         tx.commit().await?;
@@ -235,6 +418,12 @@ impl Store {
             (SELECT COALESCE(MAX(id), 0) FROM incidents)";
         let mut c = self.current().await?;
         Ok(on!(&mut c.db(), c => sqlx::query_as(sql).fetch_one(c).await?))
+    }
+
+    /// The highest review id, so a loader can assign fresh ones.
+    pub async fn max_review_id(&self) -> Result<i64> {
+        let mut c = self.current().await?;
+        Ok(on!(&mut c.db(), c => sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM reviews").fetch_one(c).await?))
     }
 
     /// Organisation ids by code, for loaders.

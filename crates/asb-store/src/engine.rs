@@ -53,6 +53,30 @@ impl Engine {
         }
     }
 
+    /// The calendar month (UTC) of the moment `expr`, as `YYYY-MM` text.
+    pub(crate) fn month(self, expr: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("strftime('%Y-%m', {expr}, 'unixepoch')"),
+            Engine::Postgres => format!("to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM')"),
+        }
+    }
+
+    /// The moment `expr` as whole seconds since the epoch (a BIGINT), for arithmetic on times.
+    pub(crate) fn epoch(self, expr: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("({expr})"),
+            Engine::Postgres => format!("CAST(EXTRACT(EPOCH FROM {expr}) AS BIGINT)"),
+        }
+    }
+
+    /// How many keys the JSON object `expr` holds.
+    pub(crate) fn json_keys(self, expr: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("(SELECT COUNT(*) FROM json_each({expr}))"),
+            Engine::Postgres => format!("(SELECT COUNT(*) FROM jsonb_object_keys({expr}))"),
+        }
+    }
+
     /// The column that keeps insertion order in a table without an id of its own.
     pub(crate) fn insertion_order(self, alias: &str) -> String {
         match self {

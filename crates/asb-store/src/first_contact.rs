@@ -170,7 +170,6 @@ struct Findings {
     /// The matched people's incidents, and beside each (`history_of`) the person it is for.
     person_history: Vec<HistoryEntry>,
     history_of: Vec<i64>,
-    person_totals: Vec<(i64, i64)>,
     /// Whether a location was given at all (an unknown one still gets a repeat-location count).
     located: bool,
     places: PlaceMatch,
@@ -192,30 +191,37 @@ struct Keys<'a> {
     subject: Option<&'a PersonName>,
 }
 
-async fn find(db: &mut Db<'_>, p: &Policies, now: DateTime<Utc>, k: &Keys<'_>) -> Result<Findings> {
-    let places = find_places(db, k.address, k.postcode, k.point, p.repeat_location.radius_m).await?;
+/// Who and where the keys name: the places, and the people matched there or by phone, name and
+/// date of birth.
+async fn locate(db: &mut Db<'_>, k: &Keys<'_>) -> Result<(PlaceMatch, Vec<PersonMatch>)> {
+    let places = find_places(db, k.address, k.postcode, k.point).await?;
     let home_places = match k.home {
         Some((a, pc)) => exact_places(db, a, pc).await?.into_iter().map(|r| r.0).collect(),
         None => places.exact.clone(),
     };
-    let people = find_people(
-        db,
-        k.phone,
-        k.name,
-        k.dob,
-        if k.address.is_some() || k.home.is_some() { &home_places } else { &[] },
-    )
-    .await?;
+    let at_home = if k.address.is_some() || k.home.is_some() { &home_places[..] } else { &[] };
+    let people = find_people(db, k.phone, k.name, k.dob, at_home).await?;
+    Ok((places, people))
+}
+
+/// The histories of what `locate` found, and of the subject named.
+async fn histories(
+    db: &mut Db<'_>,
+    p: &Policies,
+    now: DateTime<Utc>,
+    k: &Keys<'_>,
+    (places, people): (PlaceMatch, Vec<PersonMatch>),
+) -> Result<Findings> {
     let ids: Vec<i64> = people.iter().map(|m| m.id).collect();
-    // Entries as far back as the longest policy window; all-time totals by count alone.
+    // Entries as far back as the longest policy window; all-time totals come with the match.
     let longest =
         p.repeat_victim.window_days.max(p.vulnerability.window_days).max(i64::from(p.case_review.window_months) * 31);
     let (history_of, person_history) =
         history::for_people(db, &ids, Ts(now - Duration::days(longest))).await?.into_iter().unzip();
-    let person_totals = history::totals_for_people(db, &ids).await?;
     let window = Ts(now - Duration::days(p.repeat_location.window_days));
+    let radius = p.repeat_location.radius_m;
     let (place_history, place_counts) =
-        history::for_places(db, &places.near, window, Ts(now - Duration::days(365)), SHOWN as i64).await?;
+        history::for_area(db, &places, radius, window, Ts(now - Duration::days(365)), SHOWN as i64).await?;
     let subject_history = match k.subject {
         Some(s) => Some(
             history::for_subject(db, s.normalised(), Ts(now - Duration::days(p.repeat_subject.window_days))).await?,
@@ -226,13 +232,17 @@ async fn find(db: &mut Db<'_>, p: &Policies, now: DateTime<Utc>, k: &Keys<'_>) -
         people,
         person_history,
         history_of,
-        person_totals,
         located: k.address.is_some() || k.postcode.is_some() || k.point.is_some(),
         places,
         place_counts,
         place_history,
         subject_history,
     })
+}
+
+async fn find(db: &mut Db<'_>, p: &Policies, now: DateTime<Utc>, k: &Keys<'_>) -> Result<Findings> {
+    let found = locate(db, k).await?;
+    histories(db, p, now, k, found).await
 }
 
 /// Verdicts from findings. `recording` counts the contact being recorded in the case review.
@@ -259,7 +269,7 @@ fn describe_people(now: DateTime<Utc>, f: &Findings) -> Vec<MatchedPerson> {
             let c = &m.card;
             let mine: Vec<&HistoryEntry> =
                 f.history_of.iter().zip(&f.person_history).filter(|(p, _)| **p == m.id).map(|(_, e)| e).collect();
-            let total = f.person_totals.iter().find(|(p, _)| *p == m.id).map_or(mine.len(), |(_, n)| *n as usize);
+            let total = m.total as usize;
             MatchedPerson {
                 id: m.id,
                 name: c.name.clone(),
@@ -278,12 +288,12 @@ fn describe_people(now: DateTime<Utc>, f: &Findings) -> Vec<MatchedPerson> {
 fn place_summary(p: &Policies, now: DateTime<Utc>, k: &Keys<'_>, f: &Findings) -> PlaceSummary {
     let entries: Vec<&HistoryEntry> = f.place_history.iter().collect();
     PlaceSummary {
-        known: !f.places.near.is_empty(),
+        known: f.place_counts.places > 0,
         address: k.address.map(|a| a.as_str().to_string()),
         postcode: k.postcode.map(|p| p.as_str().to_string()),
         lat: f.places.centre.map(|c| c.lat()),
         lon: f.places.centre.map(|c| c.lon()),
-        places_matched: f.places.near.len(),
+        places_matched: f.place_counts.places,
         radius_m: p.repeat_location.radius_m,
         history: HistoryCounts {
             last_90_days: f.place_counts.recent,
@@ -331,17 +341,20 @@ impl Store {
             AuditEvent::new(user_id, "consultation", "search", None, "first-contact check")
                 .with_detail(serde_json::json!({"fields": used, "people": seen}))
         };
-        let search = async { read_only!(self, |db| find(db, p, now, &keys).await) };
         let f = if c.phone.is_none() && c.name.is_none() && c.subject.is_none() {
             // A place alone shows nobody's record: the log entry is known before the search, so
             // it is written while the search runs (and still before the answer goes back).
+            let search = async { read_only!(self, |db| find(db, p, now, &keys).await) };
             let logged = event(&[]);
-            let (f, ()) = tokio::try_join!(search, self.audit(&logged))?;
-            f
+            tokio::try_join!(search, self.audit(&logged))?.0
         } else {
-            let f = search.await?;
-            self.audit(&event(&f.people.iter().map(|m| m.id).collect::<Vec<_>>())).await?;
-            f
+            // Once the people are known, their log entry is written while their histories load.
+            read_only!(self, |db| async {
+                let found = locate(db, &keys).await?;
+                let logged = event(&found.1.iter().map(|m| m.id).collect::<Vec<_>>());
+                tokio::try_join!(histories(db, p, now, &keys, found), self.audit(&logged)).map(|r| r.0)
+            }
+            .await)?
         };
         let people = describe_people(now, &f);
         let (repeat_victim, repeat_location, vulnerable, case_review, repeat_subject) = verdicts(p, now, &f, false);
@@ -530,6 +543,18 @@ impl Store {
             .bind(user_id)
             .execute(conn)
             .await?);
+        crate::supervision::schedule_new(
+            db,
+            &p.supervision,
+            &org.kind,
+            incident_id,
+            received_at,
+            &reference.to_string(),
+            place_id,
+            level,
+            now,
+        )
+        .await?;
         audit::write(
             db,
             &AuditEvent::new(user_id, "collection", "incident", Some(reference.to_string()), "recording an ASB report").with_detail(

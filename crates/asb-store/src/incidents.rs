@@ -2,6 +2,7 @@
 
 use crate::engine::{on, Db, Json, Ts};
 use crate::{read_only, AuditEvent, Result, Store};
+use asb_domain::access::{own_work, OrgRef};
 use asb_domain::matching::PhoneNumber;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -124,13 +125,76 @@ async fn read(db: &mut Db<'_>, reference: &str) -> Result<Option<Parts>> {
     Ok(Some((head, risk, quals, people, contacts)))
 }
 
+/// Who is reading a record, for the own-work rule, and the reason they gave if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    pub user_id: i64,
+    pub organisation_id: i64,
+    pub reason: Option<&'a str>,
+}
+
+/// A record shown, or held back until the reader states why they need it.
+#[derive(Debug, Clone)]
+pub enum Shown<T> {
+    Record(Box<T>),
+    /// Another organisation's record, and no reason given.
+    ReasonNeeded {
+        recorded_by: String,
+    },
+}
+
 impl Store {
+    /// One incident by reference for `reader`. Another organisation's record (see
+    /// `asb_domain::access::own_work`) is shown only with a stated reason, which is logged with
+    /// the consultation.
+    pub async fn incident_for(
+        &self,
+        reference: &str,
+        reader: &Reader<'_>,
+        purpose: &str,
+    ) -> Result<Option<Shown<IncidentDetail>>> {
+        let sql = "SELECT o.id, o.kind, o.name, (SELECT kind FROM organisations WHERE id = $2)
+             FROM incidents i JOIN organisations o ON o.id = i.organisation_id WHERE i.reference = $1";
+        type OrgRow = (i64, String, String, Option<String>);
+        let by = reader.organisation_id;
+        let mut row: Option<OrgRow> = read_only!(self, |db| on!(db, c => sqlx::query_as(sql)
+            .bind(reference)
+            .bind(by)
+            .fetch_optional(c)
+            .await
+            .map_err(crate::StoreError::from)))?;
+        if row.is_none() && self.has_replicas() {
+            let mut c = self.current().await?;
+            row = on!(&mut c.db(), c => sqlx::query_as(sql).bind(reference).bind(by).fetch_optional(c).await?);
+        }
+        let Some((org, kind, name, reader_kind)) = row else { return Ok(None) };
+        let reader_org = OrgRef { id: by, kind: reader_kind.as_deref().unwrap_or("") };
+        let reason = reader.reason.map(str::trim).filter(|r| !r.is_empty());
+        if reason.is_none() && !own_work(reader_org, OrgRef { id: org, kind: &kind }) {
+            return Ok(Some(Shown::ReasonNeeded { recorded_by: name }));
+        }
+        Ok(self
+            .read_logged(reference, Some(reader.user_id), purpose, reason)
+            .await?
+            .map(|d| Shown::Record(Box::new(d))))
+    }
+
     /// One incident by reference, logged as a consultation by `user_id`.
     pub async fn incident(
         &self,
         reference: &str,
         user_id: Option<i64>,
         purpose: &str,
+    ) -> Result<Option<IncidentDetail>> {
+        self.read_logged(reference, user_id, purpose, None).await
+    }
+
+    async fn read_logged(
+        &self,
+        reference: &str,
+        user_id: Option<i64>,
+        purpose: &str,
+        reason: Option<&str>,
     ) -> Result<Option<IncidentDetail>> {
         // A replica may not hold an incident recorded a moment ago; the primary does.
         let mut parts = read_only!(self, |db| read(db, reference).await)?;
@@ -195,7 +259,11 @@ impl Store {
                 .collect(),
             verdicts: verdicts.map(|v| v.0).unwrap_or_default(),
         };
-        self.audit(&AuditEvent::new(user_id, "consultation", "incident", Some(reference), purpose)).await?;
+        let mut event = AuditEvent::new(user_id, "consultation", "incident", Some(reference), purpose);
+        if let Some(r) = reason {
+            event = event.with_detail(serde_json::json!({ "reason": r }));
+        }
+        self.audit(&event).await?;
         Ok(Some(detail))
     }
 }

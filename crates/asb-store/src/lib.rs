@@ -6,25 +6,36 @@
 mod audit;
 mod bulk;
 mod copy;
+mod dip_sample;
 mod engine;
 mod first_contact;
 mod history;
 mod incidents;
 mod matching;
+mod measures;
 mod orgs;
 mod pools;
 pub mod scratch;
+mod supervision;
 mod users;
 
 pub use audit::{AuditEvent, AuditRecord, ChainBreak, ChainReport};
-pub use bulk::{Batch, IncidentRow, PersonRow, PlaceRow};
+pub use bulk::{
+    Batch, ChangeRow, Closing, DipRow, IncidentRow, PersonRow, PlaceRow, ReviewRow, ScheduleRow, UpdateRow,
+};
 pub use copy::CopyReport;
+pub use dip_sample::{DipSample, DipSampleItem};
 pub use engine::Engine;
 pub use first_contact::{CheckResult, MatchedPerson, PlaceSummary, RecordOutcome, RiskOutcome};
-pub use incidents::{IncidentDetail, IncidentPerson};
+pub use incidents::{IncidentDetail, IncidentPerson, Reader, Shown};
+pub use measures::{AreaMeasures, Figures, Measures, MonthFigures, DEFINITIONS as MEASURE_DEFINITIONS};
 pub use orgs::Organisation;
 pub use pools::{display_url, Health, Options, ReplicaHealth};
-pub use users::User;
+pub use supervision::{
+    ChangeRecord, DueItem, Queue, QueueItem, ReviewOutcome, ReviewRecord, Scope, Supervision, Values, VictimUpdate,
+    QUEUE_DAYS_AHEAD, UPDATE_CHANNELS,
+};
+pub use users::{NewUser, User, UserChange, UserSummary};
 
 use asb_domain::FieldError;
 use engine::{on, Pooled, Tx};

@@ -107,8 +107,10 @@ async fn bulk_loaded_history_is_found_by_the_check() {
                 people: vec![(1, "victim")],
                 channel: "phone_101",
                 contact_person: Some(1),
+                closing: None,
             })
             .collect(),
+        ..Default::default()
     };
     store.load_batch(&batch).await.unwrap();
     let check =

@@ -17,7 +17,9 @@ use asb_domain::matching::{normalise_address, to_i64, GeoPoint, PersonName};
 use asb_domain::nsir::Category;
 use asb_domain::risk::Questionnaire;
 use asb_domain::{IncidentRef, Policies, RiskLevel};
-use asb_store::{Batch, IncidentRow, PersonRow, PlaceRow, Store};
+use asb_store::{
+    Batch, ChangeRow, Closing, DipRow, IncidentRow, PersonRow, PlaceRow, ReviewRow, ScheduleRow, Store, UpdateRow,
+};
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -99,6 +101,7 @@ pub async fn generate(
         place_base,
         person_base,
         incident_base,
+        review_base: store.max_review_id().await?,
         sequence_offset: u64::try_from(existing).unwrap_or(0),
     };
 
@@ -168,6 +171,7 @@ struct Plan {
     place_base: i64,
     person_base: i64,
     incident_base: i64,
+    review_base: i64,
     sequence_offset: u64,
 }
 
@@ -214,7 +218,8 @@ struct Out<'a> {
 
 impl Out<'_> {
     fn rows(&self) -> usize {
-        self.batch.places.len() + self.batch.people.len() + self.batch.incidents.len()
+        let b = &self.batch;
+        b.places.len() + b.people.len() + b.incidents.len() + b.reviews.len() + b.updates.len() + b.dip_samples.len()
     }
     fn flush_if_full(&mut self) -> Result<()> {
         if self.rows() >= BATCH {
@@ -1352,6 +1357,7 @@ impl Gen {
         drop(counts);
         keys.sort_unstable();
 
+        let mut sup = Supervisor::new(&self.plan, self.now);
         let mut inc = IncidentGen {
             risk: RiskMemo::new(),
             cal,
@@ -1363,12 +1369,16 @@ impl Gen {
         for (n, key) in keys.iter().enumerate() {
             let t = self.t0 + (key >> 32) as i64;
             let ci = (key & 0xffff_ffff) as usize;
-            let row = self.incident(&mut inc, n, t, ci);
+            let mut row = self.incident(&mut inc, n, t, ci);
+            let borough = self.plan.orgs.boroughs[self.callers[ci].borough as usize];
+            let police = row.organisation_id == self.plan.orgs.force;
+            sup.supervise(&mut row, borough, police, &mut out.batch);
             out.batch.incidents.push(row);
             if out.batch.incidents.len() >= BATCH {
                 out.flush()?;
             }
         }
+        sup.dip_samples(&mut out.batch);
         out.flush()?;
         Ok(Summary {
             people: self.people,
@@ -1641,6 +1651,251 @@ impl Gen {
             people,
             channel: channel.as_str(),
             contact_person: Some(self.plan.person_base + 1 + i64::from(person)),
+            closing: None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supervision: reviews on the policy's cadence (most on time, some late, some changing the
+// category or lowering the risk with a reason), updates to victims at realistic delays, and the
+// dip samples of the last few weeks, mostly checked. A stream of its own from the seed, so the
+// incidents themselves are as they were before supervision was generated.
+
+/// How long after receipt a case's reviews are generated; older open cases are taken to have
+/// left the review cadence (handed to problem-solving), which bounds a long run's reviews.
+const REVIEWED_FOR: i64 = 180 * DAY;
+const DIP_WEEKS: i64 = 6;
+
+struct Supervisor {
+    rng: ChaCha8Rng,
+    policy: asb_domain::supervision::SupervisionPolicy,
+    per_borough: usize,
+    checklist: Vec<String>,
+    now: i64,
+    next_review: i64,
+    /// Police incidents of the last few weeks: (id, received, reference, borough).
+    recent: Vec<(i64, i64, String, i64)>,
+}
+
+const CHANGE_REASONS: [&str; 4] = [
+    "Listened to the call: the behaviour is aimed at the street, not at the caller",
+    "Spoke to the caller: the neighbour dispute is targeted at their household",
+    "Type corrected after the attending officer's account",
+    "Category and type corrected on review of the call",
+];
+const LOWER_REASONS: [&str; 3] = [
+    "Spoke to the victim: the threats have not been repeated and support is in place",
+    "Subject moved away from the address; no further reports",
+    "Victim now supported by the SPOC and housing provider; risk reduced",
+];
+
+fn at(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap_or_default()
+}
+
+impl Supervisor {
+    fn new(plan: &Plan, now: i64) -> Supervisor {
+        let policies = Policies::defaults();
+        Supervisor {
+            rng: ChaCha8Rng::seed_from_u64(plan.opts.seed ^ 0x5afe_7e57_0000_0004),
+            per_borough: policies.supervision.dip_sample.per_borough_per_week,
+            checklist: policies.supervision.dip_sample.checklist.iter().map(|c| c.id.clone()).collect(),
+            policy: policies.supervision,
+            now,
+            next_review: plan.review_base + 1,
+            recent: Vec::new(),
+        }
+    }
+
+    fn supervise(&mut self, row: &mut IncidentRow, borough: i64, police: bool, out: &mut Batch) {
+        let t = row.received_at;
+        let level: Option<RiskLevel> = row.risk_level.as_deref().and_then(|l| l.parse().ok());
+        let victim = row.people.first().is_some_and(|p| p.1 == Role::Victim.as_str());
+
+        // Updates to the victim: sooner for higher risk, not always.
+        if victim && chance(&mut self.rng, 0.65) {
+            let (lo, hi) = match level {
+                Some(RiskLevel::High) => (1.0_f64, 30.0_f64),
+                Some(RiskLevel::Medium) => (3.0, 80.0),
+                _ => (8.0, 240.0),
+            };
+            let hours = (lo.ln() + self.rng.gen::<f64>() * (hi.ln() - lo.ln())).exp();
+            let first = t + (hours * 3600.0) as i64;
+            let channel = *pick(&mut self.rng, &["phone", "phone", "phone", "email", "visit", "text"]);
+            if first < self.now {
+                out.updates.push(UpdateRow {
+                    incident_id: row.id,
+                    received_at: t,
+                    borough_id: Some(borough),
+                    at: first,
+                    channel,
+                    note: None,
+                });
+                let second = first + self.rng.gen_range(3..=21) * DAY;
+                if chance(&mut self.rng, 0.2) && second < self.now {
+                    out.updates.push(UpdateRow {
+                        incident_id: row.id,
+                        received_at: t,
+                        borough_id: Some(borough),
+                        at: second,
+                        channel: "phone",
+                        note: None,
+                    });
+                }
+            }
+        }
+        if !police {
+            return;
+        }
+        if t >= self.now - DIP_WEEKS * 7 * DAY - 7 * DAY {
+            self.recent.push((row.id, t, row.reference.clone(), borough));
+        }
+        // A repeat caller the handler's search missed now and then: flagged later, if at all.
+        let missed = row.qualifiers.contains(&610) && chance(&mut self.rng, 0.06);
+        if missed {
+            row.qualifiers.retain(|q| *q != 610);
+        }
+        let Some(level) = level.filter(|l| self.policy.needs_review(*l)) else { return };
+
+        let mut pending = self.policy.initial_schedule(level, at(t));
+        let mut current = (row.category.clone(), row.type_code, level);
+        let mut added = Vec::new();
+        let mut changed = false;
+        let open = row.status == "open";
+        for n in 0..40 {
+            let Some(due) = pending.iter().min_by_key(|d| d.due_at).cloned() else { break };
+            let due_at = due.due_at.timestamp();
+            let reviewed = if chance(&mut self.rng, 0.85) {
+                (due_at - self.rng.gen_range(0..20 * 3600)).max(t + 1800)
+            } else {
+                due_at + self.rng.gen_range(600..72 * 3600)
+            };
+            if reviewed >= self.now || reviewed > t + REVIEWED_FOR {
+                break;
+            }
+            let id = self.next_review;
+            self.next_review += 1;
+            let mut reason = None;
+            let mut changes: Vec<(&'static str, String, String)> = Vec::new();
+            if n == 0 && missed && chance(&mut self.rng, 0.5) {
+                added.push(610);
+                let list = |q: &[u16]| q.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",");
+                let mut with = row.qualifiers.clone();
+                with.push(610);
+                with.sort_unstable();
+                changes.push(("qualifiers", list(&row.qualifiers), list(&with)));
+                reason = Some("Caller has reported before; repeat flag added on review".to_string());
+            } else if n == 0 && chance(&mut self.rng, 0.06) {
+                let (cat, code) = if current.0 == "personal" { ("nuisance", 202) } else { ("personal", 204) };
+                changes.push(("category", current.0.clone(), cat.into()));
+                if current.1 != code {
+                    changes.push(("type_code", current.1.to_string(), code.to_string()));
+                }
+                current.0 = cat.into();
+                current.1 = code;
+                reason = Some(pick(&mut self.rng, &CHANGE_REASONS).to_string());
+            } else if chance(&mut self.rng, 0.05) {
+                let lower = if current.2 == RiskLevel::High { RiskLevel::Medium } else { RiskLevel::Standard };
+                changes.push(("risk_level", current.2.as_str().into(), lower.as_str().into()));
+                current.2 = lower;
+                reason = Some(pick(&mut self.rng, &LOWER_REASONS).to_string());
+            }
+            changed |= !changes.is_empty();
+            for (field, old, new) in changes.iter() {
+                out.changes.push(ChangeRow {
+                    incident_id: row.id,
+                    field,
+                    old_value: Some(old.clone()),
+                    new_value: Some(new.clone()),
+                    reason: reason.clone().unwrap_or_default(),
+                    changed_at: reviewed,
+                    review_id: id,
+                });
+            }
+            out.reviews.push(ReviewRow {
+                id,
+                incident_id: row.id,
+                received_at: t,
+                borough_id: Some(borough),
+                role: due.role.as_str(),
+                kind: Some(due.kind.as_str()),
+                reviewed_at: reviewed,
+                due_at: Some(due_at),
+                outcome: if changes.is_empty() { "confirmed" } else { "changed" },
+                risk_level: Some(current.2.as_str().into()),
+                reason,
+            });
+            pending = self.policy.after_review(&pending, due.role, at(reviewed), current.2);
+            if !open {
+                pending.clear();
+                break;
+            }
+        }
+        if changed {
+            row.closing = Some(Closing {
+                category: current.0.clone(),
+                type_code: current.1,
+                risk_level: Some(current.2.as_str().into()),
+                added_qualifiers: added,
+            });
+        }
+        if open {
+            for d in pending.iter().filter(|d| d.due_at.timestamp() <= t + REVIEWED_FOR) {
+                out.schedule.push(ScheduleRow {
+                    incident_id: row.id,
+                    received_at: t,
+                    reference: row.reference.clone(),
+                    borough_id: Some(borough),
+                    role: d.role.as_str(),
+                    kind: d.kind.as_str(),
+                    due_at: d.due_at.timestamp(),
+                });
+            }
+        }
+    }
+
+    /// The dip samples of the last complete weeks: most checked, a few failing an item.
+    fn dip_samples(&mut self, out: &mut Batch) {
+        use asb_domain::supervision::{draw, IsoWeek};
+        let last = IsoWeek::last_complete(at(self.now));
+        let mut week = last;
+        for back in 0..DIP_WEEKS {
+            let (start, end) = week.bounds();
+            let (start, end) = (start.timestamp(), end.timestamp());
+            let mut by_borough: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+            for r in self.recent.iter().filter(|r| r.1 >= start && r.1 < end) {
+                by_borough.entry(r.3).or_default().push(r.0);
+            }
+            for (borough, ids) in by_borough {
+                for (i, id) in draw(&ids, week, self.per_borough).into_iter().enumerate() {
+                    let Some(r) = self.recent.iter().find(|r| r.0 == id) else { continue };
+                    let checked = chance(&mut self.rng, if back == 0 { 0.4 } else { 0.9 });
+                    let checked_at = (end + self.rng.gen_range(3600..5 * DAY)).min(self.now - 60);
+                    let answers: Option<serde_json::Map<String, serde_json::Value>> = checked.then(|| {
+                        let failing = chance(&mut self.rng, 0.18).then(|| self.rng.gen_range(0..self.checklist.len()));
+                        self.checklist
+                            .iter()
+                            .enumerate()
+                            .map(|(k, c)| (c.clone(), serde_json::Value::Bool(Some(k) != failing)))
+                            .collect()
+                    });
+                    let passed = answers.as_ref().map(|a| a.values().all(|v| v == &serde_json::Value::Bool(true)));
+                    out.dip_samples.push(DipRow {
+                        borough_id: borough,
+                        week: week.to_string(),
+                        incident_id: id,
+                        received_at: r.1,
+                        reference: r.2.clone(),
+                        sample_order: i as i32 + 1,
+                        drawn_at: (end + 3600).min(self.now),
+                        checked_at: checked.then_some(checked_at),
+                        answers: answers.map(serde_json::Value::Object),
+                        passed,
+                    });
+                }
+            }
+            week = week.previous();
         }
     }
 }
@@ -1913,6 +2168,7 @@ mod tests {
             place_base: 0,
             person_base: 0,
             incident_base: 0,
+            review_base: 0,
             sequence_offset: 0,
         };
         let (tx, mut rx) = mpsc::channel::<Msg>(2);

@@ -4,6 +4,7 @@
 mod generate;
 
 use anyhow::{bail, Context, Result};
+use asb_domain::access::AccessPolicy;
 use asb_domain::Policies;
 use asb_server::AppState;
 use asb_store::{display_url, Options, Store};
@@ -176,16 +177,18 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Add a user (the password is read from stdin when --password-stdin is given).
+    /// Add a user (the password is read from stdin when --password-stdin is given; without one
+    /// the user can use API tokens but not sign in to the pages).
     Add {
         #[arg(long)]
         username: String,
         #[arg(long)]
         display_name: String,
-        /// Organisation code, e.g. MPS or LBC-E09000007.
+        /// Organisation code, e.g. MPS, MPS-E09000007 (a borough) or LBC-E09000007 (a council).
         #[arg(long, default_value = "MPS")]
         organisation: String,
-        /// Role, repeatable.
+        /// Role, repeatable: call_handler, response_officer, neighbourhood_officer, spoc,
+        /// sergeant, inspector, chief_inspector, analyst, partner_caseworker, administrator.
         #[arg(long = "role", default_value = "call_handler")]
         roles: Vec<String>,
         #[arg(long)]
@@ -193,21 +196,66 @@ enum UserCommand {
         #[command(flatten)]
         db: Db,
     },
+    /// List every account with its organisation, roles and status.
+    List {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Change an account: its roles (replacing them all), organisation, password or status.
+    Set {
+        username: String,
+        /// The new roles, repeatable; they replace the old ones.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[arg(long)]
+        organisation: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read a new password from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Stop the account signing in; its sessions and tokens stop working at once.
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        #[arg(long)]
+        enable: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Set up a second factor for an account: prints the key and the otpauth:// link for the
+    /// person's authenticator app (or removes it with --remove).
+    SecondFactor {
+        username: String,
+        #[arg(long)]
+        remove: bool,
+        #[command(flatten)]
+        db: Db,
+    },
 }
 
-/// The demo accounts: (username, display name, organisation code, roles). The password of each is
-/// `demo-` followed by the username; it is printed when the demo starts.
-const DEMO_USERS: [(&str, &str, &str, &[&str]); 2] = [
+/// The demo accounts: (username, display name, organisation code, roles), one for each role.
+/// The password of each is `demo-` followed by the username; they are printed when the demo
+/// starts. The borough staff work in Camden (MPS-E09000007), the partner at Camden's council.
+const DEMO_USERS: [(&str, &str, &str, &[&str]); 10] = [
     ("callhandler", "Call handler (demo)", "MPS", &["call_handler"]),
+    ("response", "Response officer (demo)", "MPS-E09000007", &["response_officer"]),
+    ("neighbourhood", "Neighbourhood officer (demo)", "MPS-E09000007", &["neighbourhood_officer"]),
+    ("spoc", "ASB coordinator (demo)", "MPS-E09000007", &["spoc"]),
+    ("sergeant", "Sergeant (demo)", "MPS-E09000007", &["sergeant"]),
+    ("inspector", "Inspector (demo)", "MPS-E09000007", &["inspector"]),
+    ("chiefinspector", "Chief inspector (demo)", "MPS-E09000007", &["chief_inspector"]),
+    ("analyst", "Analyst (demo)", "MPS", &["analyst"]),
     ("partner", "Council ASB caseworker (demo)", "LBC-E09000007", &["partner_caseworker"]),
+    ("admin", "Administrator (demo)", "MPS", &["administrator"]),
 ];
 
 fn demo_password(username: &str) -> String {
     format!("demo-{username}")
 }
 
-fn load_policies(dir: Option<&Path>) -> Result<Policies> {
-    let Some(dir) = dir else { return Ok(Policies::defaults()) };
+/// The policies in `dir` (any file not there stays as shipped), with signing-in's own.
+fn load_policies(dir: Option<&Path>) -> Result<(Policies, AccessPolicy)> {
+    let Some(dir) = dir else { return Ok((Policies::defaults(), AccessPolicy::defaults())) };
     let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading policies from {}", dir.display()))? {
         let path = entry?.path();
@@ -216,7 +264,11 @@ fn load_policies(dir: Option<&Path>) -> Result<Policies> {
             files.insert(name, std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?);
         }
     }
-    Ok(Policies::from_files(&files)?)
+    let access = match files.remove("access.toml") {
+        Some(text) => AccessPolicy::from_toml(&text).map_err(anyhow::Error::msg)?,
+        None => AccessPolicy::defaults(),
+    };
+    Ok((Policies::from_files(&files)?, access))
 }
 
 async fn ensure_demo_users(store: &Store) -> Result<()> {
@@ -231,12 +283,12 @@ async fn ensure_demo_users(store: &Store) -> Result<()> {
 }
 
 async fn serve(args: &ServeArgs, store: Store, banner: impl FnOnce(&str)) -> Result<()> {
-    let policies = load_policies(args.policies.as_deref())?;
+    let (policies, access) = load_policies(args.policies.as_deref())?;
     let listener =
         tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     banner(&format!("http://{addr}"));
-    asb_server::serve(AppState::new(store, policies), listener).await?;
+    asb_server::serve(AppState::new(store, policies).with_access_policy(access), listener).await?;
     Ok(())
 }
 
@@ -348,25 +400,110 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::User {
-            command: UserCommand::Add { username, display_name, organisation, roles, password_stdin, db },
-        } => {
+        Command::User { command } => user_command(command).await,
+    }
+}
+
+fn parse_roles(roles: &[String]) -> Result<Vec<asb_domain::access::Role>> {
+    roles.iter().map(|r| r.parse().map_err(|e: String| anyhow::anyhow!(e))).collect()
+}
+
+/// A new password from stdin, checked and hashed.
+fn password_from_stdin(username: &str) -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\n', '\r']);
+    asb_domain::access::check_password(pw, username).map_err(anyhow::Error::msg)?;
+    asb_server::hash_password(pw).map_err(anyhow::Error::msg)
+}
+
+fn invalid(e: asb_store::StoreError) -> anyhow::Error {
+    match e {
+        asb_store::StoreError::Invalid(errors) => {
+            anyhow::anyhow!(errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))
+        }
+        other => other.into(),
+    }
+}
+
+async fn user_command(command: UserCommand) -> Result<()> {
+    match command {
+        UserCommand::Add { username, display_name, organisation, roles, password_stdin, db } => {
             let store = db.open().await?;
             store.seed_organisations().await?;
-            let hash = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                let pw = line.trim_end_matches(['\n', '\r']);
-                if pw.len() < 12 {
-                    bail!("the password must be at least 12 characters");
-                }
-                Some(asb_server::hash_password(pw).map_err(anyhow::Error::msg)?)
-            } else {
-                None
+            let password_hash = if password_stdin { Some(password_from_stdin(&username)?) } else { None };
+            let new =
+                asb_store::NewUser { username, display_name, organisation, roles: parse_roles(&roles)?, password_hash };
+            let u = store.create_user(&new, None).await.map_err(invalid)?;
+            println!(
+                "user {} ({}) in organisation {} with roles {}",
+                u.username, u.display_name, new.organisation, u.roles
+            );
+            Ok(())
+        }
+        UserCommand::List { db } => {
+            let store = db.open().await?;
+            println!("{:<16} {:<32} {:<16} {:<8} {:<9} roles", "username", "name", "organisation", "2FA", "status");
+            for u in store.users().await? {
+                let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+                println!(
+                    "{:<16} {:<32} {:<16} {:<8} {:<9} {}",
+                    u.username,
+                    u.display_name,
+                    u.organisation,
+                    if u.second_factor { "yes" } else { "no" },
+                    if u.disabled { "disabled" } else { "active" },
+                    roles.join(",")
+                );
+            }
+            Ok(())
+        }
+        UserCommand::Set { username, roles, organisation, display_name, password_stdin, disable, enable, db } => {
+            let store = db.open().await?;
+            let change = asb_store::UserChange {
+                display_name,
+                organisation,
+                roles: if roles.is_empty() { None } else { Some(parse_roles(&roles)?) },
+                disabled: if disable {
+                    Some(true)
+                } else if enable {
+                    Some(false)
+                } else {
+                    None
+                },
+                password_hash: if password_stdin { Some(password_from_stdin(&username)?) } else { None },
             };
-            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-            let u = store.ensure_user(&username, &display_name, &organisation, &roles, hash.as_deref()).await?;
-            println!("user {} ({}) in organisation {}", u.username, u.display_name, organisation);
+            store.update_user(&username, &change, None).await.map_err(invalid)?;
+            match store.user_summary(&username).await? {
+                Some(u) => {
+                    let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+                    let status = if u.disabled { "disabled" } else { "active" };
+                    println!(
+                        "user {} in organisation {}, roles {}, {status}",
+                        u.username,
+                        u.organisation,
+                        roles.join(",")
+                    );
+                }
+                None => bail!("no user named '{username}'"),
+            }
+            Ok(())
+        }
+        UserCommand::SecondFactor { username, remove, db } => {
+            let store = db.open().await?;
+            if store.user_summary(&username).await?.is_none() {
+                bail!("no user named '{username}'");
+            }
+            if remove {
+                store.set_second_factor(&username, None, None).await?;
+                println!("second factor removed for {username}");
+                return Ok(());
+            }
+            let secret = asb_server::new_totp_secret();
+            let link = asb_server::totp(&secret, &username).map(|t| t.get_url()).context("making the otpauth link")?;
+            store.set_second_factor(&username, Some(&secret), None).await?;
+            println!("key:  {secret}");
+            println!("link: {link}");
             Ok(())
         }
     }

@@ -62,3 +62,70 @@ async fn migrate_data_copies_a_deployment_and_audit_verify_catches_tampering() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("audit event 1: altered"), "{}", text(&out.stderr));
 }
+
+fn asb_with_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asb"))
+        .args(args)
+        .env_remove("ASB_DATABASE_URL")
+        .env_remove("ASB_DATA_DIR")
+        .env("ASB_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("asb runs");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn administrators_manage_users_and_roles_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = match std::env::var("ASB_TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            asb_store::scratch::with_database(&server, &format!("asb_test_users_{}", std::process::id()))
+        }
+        _ => format!("sqlite://{}", dir.path().join("users.db").display()),
+    };
+    let out = asb(&["migrate", "--database", &db]);
+    assert!(out.status.success(), "migrate: {}", text(&out.stderr));
+
+    let add = ["user", "add", "--username", "sgt.khan", "--display-name", "Sergeant Khan", "--organisation"];
+    let out = asb_with_stdin(
+        &[&add[..], &["MPS-E09000007", "--role", "sergeant", "--password-stdin", "--database", &db]].concat(),
+        "a long enough passphrase\n",
+    );
+    assert!(out.status.success(), "user add: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("roles sergeant"), "{}", text(&out.stdout));
+
+    // Bad input is named and nothing is written.
+    let out = asb(&[&add[..], &["MPS", "--role", "superuser", "--database", &db]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("'superuser' is not a role"), "{}", text(&out.stderr));
+    let out = asb_with_stdin(&[&add[..], &["MPS", "--password-stdin", "--database", &db]].concat(), "short\n");
+    assert!(text(&out.stderr).contains("at least 12 characters"), "{}", text(&out.stderr));
+    let out = asb(&[&add[..], &["Nowhere", "--database", &db]].concat());
+    assert!(text(&out.stderr).contains("'Nowhere' is not an organisation"), "{}", text(&out.stderr));
+
+    let out = asb(&["user", "set", "sgt.khan", "--role", "sergeant", "--role", "inspector", "--database", &db]);
+    assert!(out.status.success(), "user set: {}", text(&out.stderr));
+    let out = asb(&["user", "set", "sgt.khan", "--disable", "--database", &db]);
+    assert!(text(&out.stdout).contains("disabled"), "{}", text(&out.stdout));
+    let out = asb(&["user", "list", "--database", &db]);
+    let line = text(&out.stdout).lines().find(|l| l.starts_with("sgt.khan")).unwrap_or_default().to_string();
+    assert!(line.contains("disabled") && line.contains("sergeant,inspector"), "{}", text(&out.stdout));
+
+    let out = asb(&["user", "second-factor", "sgt.khan", "--database", &db]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("otpauth://totp/asb:sgt.khan"), "{}", text(&out.stdout));
+    let out = asb(&["user", "list", "--database", &db]);
+    assert!(
+        text(&out.stdout).lines().any(|l| l.starts_with("sgt.khan") && l.contains(" yes ")),
+        "{}",
+        text(&out.stdout)
+    );
+    // Every change is in the audit trail, which is intact.
+    let out = asb(&["audit", "verify", "--database", &db]);
+    assert!(text(&out.stdout).starts_with("audit chain intact: 4 events"), "{}", text(&out.stdout));
+}
