@@ -17,18 +17,9 @@ CREATE TABLE audit_subjects (
 );
 CREATE INDEX audit_subjects_subject ON audit_subjects (subject_type, subject_id, event_id);
 
-CREATE FUNCTION asb_audit_people() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF jsonb_typeof(NEW.detail -> 'people') = 'array' THEN
-        INSERT INTO audit_subjects (event_id, subject_type, subject_id)
-        SELECT NEW.id, 'person', p #>> '{}' FROM jsonb_array_elements(NEW.detail -> 'people') AS p;
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER audit_events_people AFTER INSERT ON audit_events
-    FOR EACH ROW EXECUTE FUNCTION asb_audit_people();
-
-INSERT INTO audit_subjects (event_id, subject_type, subject_id)
-SELECT a.id, 'person', p #>> '{}'
-FROM audit_events a, jsonb_array_elements(a.detail -> 'people') AS p
-WHERE jsonb_typeof(a.detail -> 'people') = 'array';
+-- How far the index has read the log (filled after the fact; see the SQLite migration).
+CREATE TABLE audit_subjects_head (
+    id                  integer PRIMARY KEY CHECK (id = 1),
+    indexed_through     bigint NOT NULL
+);
+INSERT INTO audit_subjects_head (id, indexed_through) VALUES (1, 0);

@@ -1,7 +1,6 @@
 -- Staff accounts (issue 4): an optional second factor, sign-in attempts (for the lock-out after
 -- repeated failures), and an index of the people each audit event saw, so "who has looked at
--- person N" is an index lookup however long the log grows. A trigger fills the index from the
--- event's detail, so a consultation's audit event stays one statement.
+-- person N" is an index lookup however long the log grows.
 ALTER TABLE users ADD COLUMN totp_secret TEXT;
 
 CREATE TABLE login_attempts (
@@ -19,14 +18,10 @@ CREATE TABLE audit_subjects (
 );
 CREATE INDEX audit_subjects_subject ON audit_subjects (subject_type, subject_id, event_id);
 
-CREATE TRIGGER audit_events_people AFTER INSERT ON audit_events
-WHEN json_type(NEW.detail, '$.people') = 'array'
-BEGIN
-    INSERT INTO audit_subjects (event_id, subject_type, subject_id)
-    SELECT NEW.id, 'person', CAST(value AS TEXT) FROM json_each(NEW.detail, '$.people');
-END;
-
-INSERT INTO audit_subjects (event_id, subject_type, subject_id)
-SELECT a.id, 'person', CAST(j.value AS TEXT)
-FROM audit_events a, json_each(a.detail, '$.people') j
-WHERE json_type(a.detail, '$.people') = 'array';
+-- How far the index has read the log. It is filled after the fact (every few seconds, and
+-- before every look-up), not by a trigger: a consultation's audit event stays one cheap insert.
+CREATE TABLE audit_subjects_head (
+    id                  INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_through     INTEGER NOT NULL
+);
+INSERT INTO audit_subjects_head (id, indexed_through) VALUES (1, 0);
