@@ -234,9 +234,18 @@ pub struct OrgRef<'a> {
     pub kind: &'a str,
 }
 
+/// The kinds of organisation that are the police: the force, its boroughs (basic command
+/// units) and their neighbourhood teams.
+pub const POLICE_KINDS: [&str; 3] = ["force", "borough", "neighbourhood_team"];
+
+/// Whether an organisation of this kind is the police.
+pub fn is_police(kind: &str) -> bool {
+    POLICE_KINDS.contains(&kind)
+}
+
 impl OrgRef<'_> {
     fn is_police(&self) -> bool {
-        matches!(self.kind, "force" | "borough")
+        is_police(self.kind)
     }
 }
 
@@ -381,9 +390,10 @@ mod tests {
     fn own_work_is_ones_own_organisation_or_for_police_the_force() {
         let force = OrgRef { id: 1, kind: "force" };
         let camden = OrgRef { id: 2, kind: "borough" };
+        let team = OrgRef { id: 5, kind: "neighbourhood_team" };
         let council = OrgRef { id: 3, kind: "council" };
         let housing = OrgRef { id: 4, kind: "housing" };
-        assert!(own_work(camden, force) && own_work(force, camden));
+        assert!(own_work(camden, force) && own_work(force, camden) && own_work(team, camden));
         assert!(own_work(council, council));
         assert!(!own_work(council, camden), "a council reading a police record states why");
         assert!(!own_work(force, council), "and the police reading the council's");

@@ -75,6 +75,6 @@ impl HistoryEntry {
         self.status == "open"
     }
     pub fn by_partner(&self) -> bool {
-        !matches!(self.organisation_kind.as_str(), "force" | "borough")
+        !crate::access::is_police(&self.organisation_kind)
     }
 }

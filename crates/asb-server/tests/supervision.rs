@@ -266,3 +266,24 @@ async fn the_pages_show_the_queue_the_review_form_and_the_measures() {
     let d = b.get("/supervision/dip-sample").await;
     assert_eq!(d.status, 200, "{}", d.body);
 }
+
+#[tokio::test]
+async fn a_neighbourhood_teams_sergeant_supervises_its_borough_and_its_reports_are_police_reports() {
+    let app = TestApp::start().await;
+    let team = "MPS-E09000007-SNT";
+    let sergeant = app.user("team_sergeant", team, &["sergeant"], None).await;
+    let officer = app.user("team_officer", team, &["neighbourhood_officer"], None).await;
+    // A report the team's officer takes is a police report, so it is reviewed.
+    let mut c = contact("Rita Patel", "07700 900299");
+    c["risk_answers"] = json!({"threats_or_violence": true});
+    let (s, r) = post_as(&app, &officer, "/api/v1/contacts", &c).await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["organisation"], "Camden Safer Neighbourhoods Team (MPS)");
+    let (s, q) = get_as(&app, &sergeant, "/api/v1/supervision/queue").await;
+    assert_eq!(s, 200, "{q}");
+    let refs: Vec<&str> = q["items"].as_array().unwrap().iter().map(|i| i["reference"].as_str().unwrap()).collect();
+    assert_eq!(refs, [r["reference"].as_str().unwrap()], "{q}");
+    // And the team reads the borough's police records as its own work (no reason asked).
+    let (s, _) = get_as(&app, &officer, &format!("/api/v1/incidents/{}", high_risk(&app, "07700 900298").await)).await;
+    assert_eq!(s, 200);
+}

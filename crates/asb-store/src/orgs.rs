@@ -22,14 +22,19 @@ pub fn borough_code(ons: &str) -> String {
     format!("MPS-{ons}")
 }
 
+/// The borough's neighbourhood team: the borough's code and `-SNT`.
+pub fn team_code(ons: &str) -> String {
+    format!("MPS-{ons}-SNT")
+}
+
 /// The council's code: `LBC-` and the ONS code.
 pub fn council_code(ons: &str) -> String {
     format!("LBC-{ons}")
 }
 
 impl Store {
-    /// The MPS, its 32 boroughs, each borough's council, a housing provider and victim support.
-    /// Idempotent.
+    /// The MPS, its 32 boroughs with a neighbourhood team each, each borough's council, a housing
+    /// provider and victim support. Idempotent.
     pub async fn seed_organisations(&self) -> Result<()> {
         let mut tx = self.begin().await?;
         let db = &mut tx.db();
@@ -43,6 +48,18 @@ impl Store {
                 &format!("{} (MPS)", b.name),
                 "borough",
                 Some(force),
+                Some(b.ons_code),
+                Some((b.lat, b.lon)),
+            )
+            .await?;
+            let sql = "SELECT id FROM organisations WHERE code = $1";
+            let borough: i64 = on!(db, c => sqlx::query_scalar(sql).bind(borough_code(b.ons_code)).fetch_one(c).await?);
+            upsert(
+                db,
+                &team_code(b.ons_code),
+                &format!("{} Safer Neighbourhoods Team (MPS)", b.name),
+                "neighbourhood_team",
+                Some(borough),
                 Some(b.ons_code),
                 Some((b.lat, b.lon)),
             )

@@ -16,7 +16,8 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// Police records only: the supervisors' queues hold what the force itself recorded.
-pub(crate) const POLICE_KINDS: &str = "('force', 'borough')";
+/// `asb_domain::access::POLICE_KINDS` as an SQL list.
+pub(crate) const POLICE_KINDS: &str = "('force', 'borough', 'neighbourhood_team')";
 
 /// How far ahead the queue looks: reviews falling due within this many days are listed.
 pub const QUEUE_DAYS_AHEAD: i64 = 7;
@@ -63,12 +64,15 @@ impl Scope {
 }
 
 pub(crate) async fn scope_of(db: &mut Db<'_>, user: &User) -> Result<Scope> {
-    let sql = "SELECT kind, name FROM organisations WHERE id = $1";
-    let (kind, name): (String, String) =
+    let sql = "SELECT o.kind, o.name, o.parent_id, p.name FROM organisations o
+         LEFT JOIN organisations p ON p.id = o.parent_id WHERE o.id = $1";
+    let (kind, name, parent, parent_name): (String, String, Option<i64>, Option<String>) =
         on!(db, c => sqlx::query_as(sql).bind(user.organisation_id).fetch_one(c).await?);
-    Ok(match kind.as_str() {
-        "force" => Scope::Force { name },
-        "borough" => Scope::Borough { id: user.organisation_id, name },
+    Ok(match (kind.as_str(), parent, parent_name) {
+        ("force", _, _) => Scope::Force { name },
+        ("borough", _, _) => Scope::Borough { id: user.organisation_id, name },
+        // A neighbourhood team's supervisors review its borough's incidents.
+        ("neighbourhood_team", Some(id), Some(name)) => Scope::Borough { id, name },
         _ => Scope::Nothing { name },
     })
 }
@@ -87,7 +91,7 @@ pub(crate) async fn schedule_new(
     level: RiskLevel,
     recorded_at: DateTime<Utc>,
 ) -> Result<()> {
-    if !matches!(organisation_kind, "force" | "borough") || !policy.needs_review(level) {
+    if !asb_domain::access::is_police(organisation_kind) || !policy.needs_review(level) {
         return Ok(());
     }
     let sql = "SELECT borough_id FROM places WHERE id = $1";
@@ -338,7 +342,7 @@ fn not_found(reference: &str) -> StoreError {
 
 /// Refuse a supervisor outside the incident's borough, or a record a partner made.
 fn within(scope: &Scope, kind: &str, borough: Option<i64>, reference: &str) -> Result<()> {
-    if !matches!(kind, "force" | "borough") {
+    if !asb_domain::access::is_police(kind) {
         return Err(StoreError::Invalid(vec![FieldError::new(
             "reference",
             format!("{reference} was recorded by a partner agency: police supervisors review police records"),

@@ -38,6 +38,11 @@ async fn seeding_is_idempotent_and_holds_the_force_its_boroughs_and_partners() {
     assert_eq!(orgs.iter().filter(|o| o.kind == "force").count(), 1);
     assert_eq!(orgs.iter().filter(|o| o.kind == "borough").count(), 32);
     assert_eq!(orgs.iter().filter(|o| o.kind == "council").count(), 32);
+    // Each borough has its neighbourhood team, under it.
+    let camden = orgs.iter().find(|o| o.code == "MPS-E09000007").unwrap();
+    let teams: Vec<_> = orgs.iter().filter(|o| o.kind == "neighbourhood_team").collect();
+    assert_eq!(teams.len(), 32);
+    assert!(teams.iter().any(|t| t.code == "MPS-E09000007-SNT" && t.parent_id == Some(camden.id)));
     assert!(store.schema_version().await.unwrap() >= 1);
 }
 

@@ -235,12 +235,13 @@ enum UserCommand {
 
 /// The demo accounts: (username, display name, organisation code, roles), one for each role.
 /// The password of each is `demo-` followed by the username; they are printed when the demo
-/// starts. The borough staff work in Camden (MPS-E09000007), the partner at Camden's council.
+/// starts. The borough staff work in Camden (MPS-E09000007), the neighbourhood officer and the
+/// SPOC in its neighbourhood team, the partner at Camden's council.
 const DEMO_USERS: [(&str, &str, &str, &[&str]); 10] = [
     ("callhandler", "Call handler (demo)", "MPS", &["call_handler"]),
     ("response", "Response officer (demo)", "MPS-E09000007", &["response_officer"]),
-    ("neighbourhood", "Neighbourhood officer (demo)", "MPS-E09000007", &["neighbourhood_officer"]),
-    ("spoc", "ASB coordinator (demo)", "MPS-E09000007", &["spoc"]),
+    ("neighbourhood", "Neighbourhood officer (demo)", "MPS-E09000007-SNT", &["neighbourhood_officer"]),
+    ("spoc", "ASB coordinator (demo)", "MPS-E09000007-SNT", &["spoc"]),
     ("sergeant", "Sergeant (demo)", "MPS-E09000007", &["sergeant"]),
     ("inspector", "Inspector (demo)", "MPS-E09000007", &["inspector"]),
     ("chiefinspector", "Chief inspector (demo)", "MPS-E09000007", &["chief_inspector"]),
