@@ -8,6 +8,7 @@ mod api;
 mod assets;
 mod auth;
 mod error;
+mod measures_cache;
 mod openapi;
 mod pages;
 mod signin;
@@ -37,6 +38,7 @@ pub struct AppState {
     pub access: Arc<AccessPolicy>,
     pub clock: Clock,
     pub tokens: Arc<auth::TokenCache>,
+    pub measures: Arc<measures_cache::MeasuresCache>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             access: Arc::new(AccessPolicy::defaults()),
             clock: Arc::new(Utc::now),
             tokens: Arc::default(),
+            measures: Arc::default(),
         }
     }
     pub fn with_access_policy(mut self, access: AccessPolicy) -> AppState {

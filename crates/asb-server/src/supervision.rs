@@ -158,6 +158,12 @@ struct MeasuresQuery {
 
 /// The months asked for: `from` and `to` as `YYYY-MM` (inclusive), by default the twelve
 /// months to this one; at most 36.
+impl MeasuresPage {
+    fn as_at(&self) -> String {
+        self.m.as_ref().map(|m| london(m.as_at)).unwrap_or_default()
+    }
+}
+
 fn months_of(now: DateTime<Utc>, q: &MeasuresQuery) -> Result<(NaiveDate, NaiveDate), Vec<FieldError>> {
     let parse = |field: &str, v: &Option<String>| -> Result<Option<NaiveDate>, FieldError> {
         match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -193,7 +199,7 @@ async fn api_measures(
     let q = query(q)?;
     let (from, to) = months_of(state.now(), &q).map_err(ApiError::Invalid)?;
     let borough = q.borough.as_deref().map(str::trim).filter(|b| !b.is_empty());
-    Ok(Json(state.store.measures(&state.policies, state.now(), from, to, borough).await?))
+    Ok(Json(state.measures.get(&state, from, to, borough).await?.as_ref().clone()))
 }
 
 // ---- pages -----------------------------------------------------------------------------------
@@ -698,7 +704,7 @@ async fn measures_page(
     let borough = q.borough.clone().map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
     let result = match months_of(now, &q) {
         Ok((from, to)) => {
-            state.store.measures(&state.policies, now, from, to, borough.as_deref()).await.map(|m| (m, from, to))
+            state.measures.get(&state, from, to, borough.as_deref()).await.map(|m| (m.as_ref().clone(), from, to))
         }
         Err(e) => Err(StoreError::Invalid(e)),
     };
