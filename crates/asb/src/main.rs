@@ -319,7 +319,7 @@ async fn run(cli: Cli) -> Result<()> {
                 );
                 println!("  sign in as:");
                 for (u, name, _, _) in DEMO_USERS {
-                    println!("    {u:<12} password {:<18} {name}", demo_password(u));
+                    println!("    {u:<15} password {:<21} {name}", demo_password(u));
                 }
                 println!(
                     "  API: {url}/api/v1/openapi.json (token: asb token issue --user callhandler {})",
