@@ -98,10 +98,6 @@ impl GeoPoint {
         u64::from(self.h3_cell())
     }
 
-    /// Cells at [`CELL_RESOLUTION`] that together cover every point within
-    /// `metres` of this one (a superset: filter by `distance_m` afterwards).
-    /// Negative or NaN radii count as 0; radii above [`MAX_CELLS_RADIUS_M`]
-    /// are capped.
     /// Metres per degree of latitude and of longitude here: the local flat-earth scale. Over a
     /// few hundred metres, `sqrt((Δlat·a)² + (Δlon·b)²)` agrees with `distance_m` to well under
     /// a millimetre, so a database can filter by distance with arithmetic alone.
@@ -110,6 +106,10 @@ impl GeoPoint {
         (a, a * self.lat.to_radians().cos())
     }
 
+    /// Cells at [`CELL_RESOLUTION`] that together cover every point within
+    /// `metres` of this one (a superset: filter by `distance_m` afterwards).
+    /// Negative or NaN radii count as 0; radii above [`MAX_CELLS_RADIUS_M`]
+    /// are capped.
     pub fn cells_within(&self, metres: f64) -> Vec<u64> {
         self.h3_cell().grid_disk::<Vec<_>>(ring_count(metres)).into_iter().map(u64::from).collect()
     }
