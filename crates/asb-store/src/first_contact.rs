@@ -193,8 +193,8 @@ struct Keys<'a> {
 
 /// Who and where the keys name: the places, and the people matched there or by phone, name and
 /// date of birth.
-async fn locate(db: &mut Db<'_>, k: &Keys<'_>) -> Result<(PlaceMatch, Vec<PersonMatch>)> {
-    let places = find_places(db, k.address, k.postcode, k.point).await?;
+async fn locate(db: &mut Db<'_>, radius_m: f64, k: &Keys<'_>) -> Result<(PlaceMatch, Vec<PersonMatch>)> {
+    let places = find_places(db, k.address, k.postcode, k.point, radius_m).await?;
     let home_places = match k.home {
         Some((a, pc)) => exact_places(db, a, pc).await?.into_iter().map(|r| r.0).collect(),
         None => places.exact.clone(),
@@ -219,9 +219,8 @@ async fn histories(
     let (history_of, person_history) =
         history::for_people(db, &ids, Ts(now - Duration::days(longest))).await?.into_iter().unzip();
     let window = Ts(now - Duration::days(p.repeat_location.window_days));
-    let radius = p.repeat_location.radius_m;
     let (place_history, place_counts) =
-        history::for_area(db, &places, radius, window, Ts(now - Duration::days(365)), SHOWN as i64).await?;
+        history::for_places(db, &places.near, window, Ts(now - Duration::days(365)), SHOWN as i64).await?;
     let subject_history = match k.subject {
         Some(s) => Some(
             history::for_subject(db, s.normalised(), Ts(now - Duration::days(p.repeat_subject.window_days))).await?,
@@ -241,7 +240,7 @@ async fn histories(
 }
 
 async fn find(db: &mut Db<'_>, p: &Policies, now: DateTime<Utc>, k: &Keys<'_>) -> Result<Findings> {
-    let found = locate(db, k).await?;
+    let found = locate(db, p.repeat_location.radius_m, k).await?;
     histories(db, p, now, k, found).await
 }
 
@@ -288,12 +287,12 @@ fn describe_people(now: DateTime<Utc>, f: &Findings) -> Vec<MatchedPerson> {
 fn place_summary(p: &Policies, now: DateTime<Utc>, k: &Keys<'_>, f: &Findings) -> PlaceSummary {
     let entries: Vec<&HistoryEntry> = f.place_history.iter().collect();
     PlaceSummary {
-        known: f.place_counts.places > 0,
+        known: !f.places.near.is_empty(),
         address: k.address.map(|a| a.as_str().to_string()),
         postcode: k.postcode.map(|p| p.as_str().to_string()),
         lat: f.places.centre.map(|c| c.lat()),
         lon: f.places.centre.map(|c| c.lon()),
-        places_matched: f.place_counts.places,
+        places_matched: f.places.near.len(),
         radius_m: p.repeat_location.radius_m,
         history: HistoryCounts {
             last_90_days: f.place_counts.recent,
@@ -350,7 +349,7 @@ impl Store {
         } else {
             // Once the people are known, their log entry is written while their histories load.
             read_only!(self, |db| async {
-                let found = locate(db, &keys).await?;
+                let found = locate(db, p.repeat_location.radius_m, &keys).await?;
                 let logged = event(&found.1.iter().map(|m| m.id).collect::<Vec<_>>());
                 tokio::try_join!(histories(db, p, now, &keys, found), self.audit(&logged)).map(|r| r.0)
             }

@@ -1,7 +1,6 @@
 //! Loading the ASB history of people and places, from every organisation in the system.
 
 use crate::engine::{on, Db, IdList, Ts};
-use crate::matching::PlaceMatch;
 use crate::Result;
 use asb_domain::history::{HistoryEntry, Role};
 use asb_domain::Category;
@@ -53,17 +52,14 @@ pub(crate) async fn for_people(db: &mut Db<'_>, people: &[i64], since: Ts) -> Re
     Ok(rows.into_iter().map(|r| entry(r, None)).map(|(e, k)| (k.unwrap_or_default(), e)).collect())
 }
 
-/// Reports at the places in the rule's window and in 12 months, the newest open ones, and how
-/// many places were counted.
+/// Reports at the places in the rule's window and in 12 months, and the newest open ones.
 pub(crate) struct PlaceCounts {
-    pub places: usize,
     pub recent: usize,
     pub since: usize,
     pub open: Vec<String>,
 }
 
 type PlaceRow = (
-    i64,
     i64,
     i64,
     Option<String>,
@@ -76,59 +72,28 @@ type PlaceRow = (
     Option<String>,
     Option<String>,
     Option<i64>,
-    Option<f64>,
 );
 
-/// `$from, $from+1, …` for `n` parameters.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
-/// The history of an area in one round trip: the places at the address and within `radius_m`
-/// of the centre, index-only counts of their reports since `recent` (the repeat-location window)
-/// and since `since` (12 months), the ten newest open references, and the newest `limit`
-/// incidents since `recent` in full.
-///
-/// The radius: candidates from the H3 cells covering the circle and a bounding box (a covering
-/// index), then the distance by the local flat-earth scale (`GeoPoint::metres_per_degree`),
-/// which is arithmetic both engines do. Busy places have thousands of reports a year; only the
+/// A place's history in one round trip: index-only counts since `recent` (the repeat-location
+/// window) and since `since` (12 months), the ten newest open references, and the newest `limit`
+/// incidents since `recent` in full. Busy places have thousands of reports a year; only the
 /// newest are read from the table: the index alone finds the `limit`-th newest time (`cutoff`)
 /// and only rows from then on are fetched. (Over several places, PostgreSQL otherwise fetched
 /// every row in the window to sort them: 3.6 ms against 1.8 ms at the busiest place.)
-pub(crate) async fn for_area(
+pub(crate) async fn for_places(
     db: &mut Db<'_>,
-    area: &PlaceMatch,
-    radius_m: f64,
+    places: &[(i64, f64)],
     recent: Ts,
     since: Ts,
     limit: i64,
 ) -> Result<(Vec<HistoryEntry>, PlaceCounts)> {
-    let none = PlaceCounts { places: 0, recent: 0, since: 0, open: Vec::new() };
-    if area.exact.is_empty() && area.centre.is_none() {
-        return Ok((Vec::new(), none));
+    if places.is_empty() {
+        return Ok((Vec::new(), PlaceCounts { recent: 0, since: 0, open: Vec::new() }));
     }
     let engine = db.engine();
-    let (exact, by_place) = (engine.ids_table(1, "j"), engine.indexed_by("incidents_place"));
-    let cells: Vec<i64> = match area.centre {
-        Some(c) => c.cells_within(radius_m).into_iter().map(asb_domain::matching::geo::to_i64).collect(),
-        None => Vec::new(),
-    };
-    // The cells cover more than the circle; the box (1% wider) trims the candidates to about
-    // those within the radius, and the distance decides.
-    let ring = if cells.is_empty() {
-        "1 = 0".to_string()
-    } else {
-        format!("lat BETWEEN $10 AND $11 AND lon BETWEEN $12 AND $13 AND h3 IN ({})", placeholders(14, cells.len()))
-    };
+    let (near, by_place) = (engine.ids_in(1), engine.indexed_by("incidents_place"));
     let sql = format!(
-        "WITH cand(id, lat, lon) AS (SELECT id, lat, lon FROM places WHERE {ring} LIMIT 2000),
-         ring(id, d2) AS (
-           SELECT id, ((lat - $5) * $7) * ((lat - $5) * $7) + ((lon - $6) * $8) * ((lon - $6) * $8) FROM cand),
-         near(id, d2) AS (
-           SELECT id, d2 FROM ring WHERE d2 <= $9
-           UNION ALL
-           SELECT j.value, CAST(0 AS DOUBLE PRECISION) FROM {exact}
-           WHERE j.value NOT IN (SELECT id FROM ring WHERE d2 <= $9)),
+        "WITH near(id) AS {near},
          counts AS (
            SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE received_at >= $2) AS r,
              (SELECT string_agg(reference, ',' ORDER BY received_at DESC) FROM (
@@ -144,48 +109,23 @@ pub(crate) async fn for_area(
            FROM incidents i {by_place} JOIN organisations o ON o.id = i.organisation_id
            WHERE i.place_id IN (SELECT id FROM near) AND i.received_at >= (SELECT at FROM cutoff)
            ORDER BY i.received_at DESC LIMIT $4)
-         SELECT (SELECT COUNT(*) FROM near), counts.n, counts.r, counts.open, newest.*,
-           (SELECT MIN(d2) FROM near WHERE near.id = newest.place_id)
-         FROM counts LEFT JOIN newest ON true
+         SELECT counts.n, counts.r, counts.open, newest.* FROM counts LEFT JOIN newest ON true
          ORDER BY newest.received_at DESC"
     );
-    let ids = IdList::new(area.exact.iter().copied());
-    let centre = area.centre.map_or((0.0, 0.0), |c| (c.lat(), c.lon()));
-    let (per_lat, per_lon) = area.centre.map_or((0.0, 0.0), |c| c.metres_per_degree());
-    let (dlat, dlon) = (radius_m * 1.01 / per_lat.max(1.0), radius_m * 1.01 / per_lon.max(1.0));
-    let bbox = [centre.0 - dlat, centre.0 + dlat, centre.1 - dlon, centre.1 + dlon];
-    let rows: Vec<PlaceRow> = on!(db, c => {
-        let mut q = sqlx::query_as(&sql)
-            .bind(&ids)
-            .bind(recent)
-            .bind(since)
-            .bind(limit)
-            .bind(centre.0)
-            .bind(centre.1)
-            .bind(per_lat)
-            .bind(per_lon)
-            .bind(radius_m * radius_m);
-        if !cells.is_empty() {
-            for edge in bbox {
-                q = q.bind(edge);
-            }
-            for cell in &cells {
-                q = q.bind(*cell);
-            }
-        }
-        q.fetch_all(c).await?
-    });
-    let counts = rows.first().map_or(none, |r| PlaceCounts {
-        places: r.0 as usize,
-        recent: r.2 as usize,
-        since: r.1 as usize,
-        open: r.3.as_deref().map(|o| o.split(',').map(str::to_string).collect()).unwrap_or_default(),
+    let ids = IdList::new(places.iter().map(|p| p.0));
+    let rows: Vec<PlaceRow> =
+        on!(db, c => sqlx::query_as(&sql).bind(&ids).bind(recent).bind(since).bind(limit).fetch_all(c).await?);
+    let counts = rows.first().map_or(PlaceCounts { recent: 0, since: 0, open: Vec::new() }, |r| PlaceCounts {
+        recent: r.1 as usize,
+        since: r.0 as usize,
+        open: r.2.as_deref().map(|o| o.split(',').map(str::to_string).collect()).unwrap_or_default(),
     });
     let entries = rows
         .into_iter()
-        .filter_map(|(_, _, _, _, reference, at, category, type_code, risk, status, org, kind, place, d2)| {
+        .filter_map(|(_, _, _, reference, at, category, type_code, risk, status, org, kind, place)| {
             let row: Row = (0, reference?, at?, category?, type_code?, risk, status?, org?, kind?, None, None, place);
-            Some(entry(row, d2.map(f64::sqrt)).0)
+            let d = places.iter().find(|(p, _)| Some(*p) == place).map(|(_, d)| *d);
+            Some(entry(row, d).0)
         })
         .collect();
     Ok((entries, counts))

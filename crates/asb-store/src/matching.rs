@@ -144,13 +144,18 @@ pub(crate) async fn find_people(
     Ok(out)
 }
 
+/// `$from, $from+1, …` for `n` parameters.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PlaceMatch {
     /// Places at the address itself (or the postcode, when only a postcode is given).
     pub exact: Vec<i64>,
-    /// Where to measure the radius from: the point given, else the first exact place with
-    /// coordinates. The places within the radius are found with their history
-    /// (`history::for_area`), in the same statement.
+    /// Every place at the address or within the radius of the centre, with its distance in
+    /// metres (the exact ones at 0 when they have no coordinates).
+    pub near: Vec<(i64, f64)>,
     pub centre: Option<GeoPoint>,
 }
 
@@ -180,14 +185,53 @@ pub(crate) async fn exact_places(
     })
 }
 
-/// The place asked about, and the centre of the radius around it.
+/// The place asked about and everything within `radius_m` of it.
 pub(crate) async fn find_places(
     db: &mut Db<'_>,
     address: Option<&AddressLine>,
     postcode: Option<&Postcode>,
     point: Option<GeoPoint>,
+    radius_m: f64,
 ) -> Result<PlaceMatch> {
     let rows = exact_places(db, address, postcode).await?;
     let centre = point.or_else(|| rows.iter().find_map(|(_, la, lo)| GeoPoint::new((*la)?, (*lo)?).ok()));
-    Ok(PlaceMatch { exact: rows.iter().map(|r| r.0).collect(), centre })
+    let mut m = PlaceMatch { exact: rows.iter().map(|r| r.0).collect(), near: Vec::new(), centre };
+    if let Some(c) = centre {
+        let cells: Vec<i64> = c.cells_within(radius_m).into_iter().map(asb_domain::matching::geo::to_i64).collect();
+        // The cells cover more than the circle; a bounding box (1% wider) trims the rows sent
+        // back to about those within the radius, and the exact distance decides below.
+        let dlat = radius_m * 1.01 / 111_320.0;
+        let dlon = radius_m * 1.01 / (111_320.0 * c.lat().to_radians().cos().max(0.01));
+        let sql = format!(
+            "SELECT id, lat, lon FROM places WHERE lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 AND h3 IN ({}) LIMIT 2000",
+            placeholders(5, cells.len())
+        );
+        let bbox = [c.lat() - dlat, c.lat() + dlat, c.lon() - dlon, c.lon() + dlon];
+        let rows: Vec<PlaceRow> = on!(db, conn => {
+            let mut q = sqlx::query_as(&sql);
+            for edge in bbox {
+                q = q.bind(edge);
+            }
+            for cell in &cells {
+                q = q.bind(*cell);
+            }
+            q.fetch_all(conn).await?
+        });
+        for (id, la, lo) in rows {
+            if let (Some(la), Some(lo)) = (la, lo) {
+                if let Ok(p) = GeoPoint::new(la, lo) {
+                    let d = c.distance_m(&p);
+                    if d <= radius_m {
+                        m.near.push((id, d));
+                    }
+                }
+            }
+        }
+    }
+    for id in &m.exact {
+        if !m.near.iter().any(|(p, _)| p == id) {
+            m.near.push((*id, 0.0));
+        }
+    }
+    Ok(m)
 }

@@ -98,14 +98,6 @@ impl GeoPoint {
         u64::from(self.h3_cell())
     }
 
-    /// Metres per degree of latitude and of longitude here: the local flat-earth scale. Over a
-    /// few hundred metres, `sqrt((Δlat·a)² + (Δlon·b)²)` agrees with `distance_m` to well under
-    /// a millimetre, so a database can filter by distance with arithmetic alone.
-    pub fn metres_per_degree(&self) -> (f64, f64) {
-        let a = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
-        (a, a * self.lat.to_radians().cos())
-    }
-
     /// Cells at [`CELL_RESOLUTION`] that together cover every point within
     /// `metres` of this one (a superset: filter by `distance_m` afterwards).
     /// Negative or NaN radii count as 0; radii above [`MAX_CELLS_RADIUS_M`]
@@ -213,17 +205,6 @@ mod tests {
         let want = u64::from(latlng(51.5014, -0.1419).to_cell(Resolution::Eleven));
         assert_eq!(p.cell(), want);
         assert_eq!(CellIndex::try_from(p.cell()).map(CellIndex::resolution), Ok(Resolution::Eleven));
-    }
-
-    #[test]
-    fn the_flat_scale_agrees_with_the_great_circle_near_by() {
-        let centre = pt(51.5074, -0.1278);
-        let (a, b) = centre.metres_per_degree();
-        for (dlat, dlon) in [(0.00045, 0.0), (0.0, 0.00072), (0.0003, -0.0005), (-0.00044, 0.0001)] {
-            let other = pt(51.5074 + dlat, -0.1278 + dlon);
-            let flat = ((dlat * a).powi(2) + (dlon * b).powi(2)).sqrt();
-            assert!((flat - centre.distance_m(&other)).abs() < 0.001, "{dlat},{dlon}: {flat}");
-        }
     }
 
     #[test]
