@@ -196,9 +196,13 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
         req.extensions_mut().insert(CsrfToken(t.clone()));
     }
 
-    let authed = match auth::authenticate(&state, req.headers(), api).await {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
+    // Public routes (health checks, assets, signing in) never touch the database for a user.
+    let authed = match route.access {
+        Access::Public => None,
+        Access::Allowed(_) => match auth::authenticate(&state, req.headers(), api).await {
+            Ok(a) => a,
+            Err(e) => return e.into_response(),
+        },
     };
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let by_cookie = authed.as_ref().is_some_and(|a| a.by_cookie);
