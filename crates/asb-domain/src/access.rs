@@ -135,50 +135,18 @@ pub enum Action {
 
 use Role::*;
 
+/// Everyone who takes reports and works cases: every role but the analyst and the administrator.
+const CASEWORK: &[Role] =
+    &[CallHandler, ResponseOfficer, NeighbourhoodOfficer, Spoc, Sergeant, Inspector, ChiefInspector, PartnerCaseworker];
+
 /// The permission table: each action and the roles allowed it. Least privilege: an analyst sees
 /// aggregates, not people; an administrator manages accounts and reads the audit trail but
 /// does not search or read incidents.
 pub const PERMISSIONS: &[(Action, &[Role])] = &[
     (Action::UseSystem, &Role::ALL),
-    (
-        Action::CheckFirstContact,
-        &[
-            CallHandler,
-            ResponseOfficer,
-            NeighbourhoodOfficer,
-            Spoc,
-            Sergeant,
-            Inspector,
-            ChiefInspector,
-            PartnerCaseworker,
-        ],
-    ),
-    (
-        Action::RecordContact,
-        &[
-            CallHandler,
-            ResponseOfficer,
-            NeighbourhoodOfficer,
-            Spoc,
-            Sergeant,
-            Inspector,
-            ChiefInspector,
-            PartnerCaseworker,
-        ],
-    ),
-    (
-        Action::ViewIncident,
-        &[
-            CallHandler,
-            ResponseOfficer,
-            NeighbourhoodOfficer,
-            Spoc,
-            Sergeant,
-            Inspector,
-            ChiefInspector,
-            PartnerCaseworker,
-        ],
-    ),
+    (Action::CheckFirstContact, CASEWORK),
+    (Action::RecordContact, CASEWORK),
+    (Action::ViewIncident, CASEWORK),
     (
         Action::UpdateVictim,
         &[ResponseOfficer, NeighbourhoodOfficer, Spoc, Sergeant, Inspector, ChiefInspector, PartnerCaseworker],

@@ -132,18 +132,6 @@ fn forbidden(api: bool, action: Action) -> Response {
     refuse(api, StatusCode::FORBIDDEN, "You do not have permission to do this", &detail)
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty())
-}
-
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -190,7 +178,7 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
     };
 
     // Every browser gets a CSRF token before it sees its first form (the API has no forms).
-    let csrf_cookie = cookie(req.headers(), CSRF_COOKIE);
+    let csrf_cookie = auth::cookie(req.headers(), CSRF_COOKIE);
     let new_csrf = (csrf_cookie.is_none() && !api).then(auth::random_token);
     if let Some(t) = csrf_cookie.as_ref().or(new_csrf.as_ref()) {
         req.extensions_mut().insert(CsrfToken(t.clone()));

@@ -3,7 +3,7 @@
 
 use crate::auth::{hash_password, Frame, PageUser};
 use crate::error::ApiError;
-use crate::pages::{london, render};
+use crate::pages::{london, render, render_as, render_form};
 use crate::AppState;
 use asb_domain::access::{check_password, Role};
 use asb_domain::FieldError;
@@ -125,10 +125,7 @@ async fn user_form(
         disabled,
         errors: errors.into_iter().map(|e| (e.field, e.message)).collect(),
     };
-    let status = if form.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let mut r = render(&form);
-    *r.status_mut() = status;
-    r
+    render_form(&form, !form.errors.is_empty())
 }
 
 async fn new_user(State(state): State<AppState>, frame: Frame) -> Response {
@@ -312,9 +309,7 @@ async fn audit_page(
         }
         Err(ApiError::Invalid(errors)) => {
             let errors = errors.into_iter().map(|e| (e.field, e.message)).collect();
-            let mut r = render(&AuditPage { frame, subject, events: None, errors });
-            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            r
+            render_as(StatusCode::UNPROCESSABLE_ENTITY, &AuditPage { frame, subject, events: None, errors })
         }
         Err(e) => e.into_response(),
     }

@@ -37,6 +37,18 @@ pub(crate) fn render<T: Template>(t: &T) -> Response {
     }
 }
 
+/// A page answered with a status of its own (401, 422, 429 …).
+pub(crate) fn render_as<T: Template>(status: StatusCode, t: &T) -> Response {
+    let mut r = render(t);
+    *r.status_mut() = status;
+    r
+}
+
+/// A form page: 422 when it comes back with errors, else 200.
+pub(crate) fn render_form<T: Template>(t: &T, has_errors: bool) -> Response {
+    render_as(if has_errors { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }, t)
+}
+
 /// "10 Mar 2026 14:05" in Europe/London.
 pub fn london(t: DateTime<Utc>) -> String {
     t.with_timezone(&chrono_tz::Europe::London).format("%-d %b %Y %H:%M").to_string()
@@ -280,9 +292,7 @@ async fn submit_report(
     let mut all = result;
     all.append(&mut errors);
     let errors: Vec<(String, String)> = all.into_iter().map(|e| (form_id(&e.field), e.message)).collect();
-    let mut r = render(&report_page(&state, frame, values, chosen, errors));
-    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    r
+    render_as(StatusCode::UNPROCESSABLE_ENTITY, &report_page(&state, frame, values, chosen, errors))
 }
 
 // ---- the live panel ------------------------------------------------------------------------
@@ -474,10 +484,7 @@ fn update_page(frame: Frame, reference: String, channel: String, note: String, e
         note,
         errors: errors.into_iter().map(|e| (e.field, e.message)).collect(),
     };
-    let status = if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let mut r = render(&page);
-    *r.status_mut() = status;
-    r
+    render_form(&page, !page.errors.is_empty())
 }
 
 async fn update_form(frame: Frame, Path(reference): Path<String>) -> Response {

@@ -6,7 +6,7 @@ use crate::auth::{
     new_totp_secret, session_token, totp, totp_code_ok, verify_password_or_waste_time, Frame, PageUser, SESSION_COOKIE,
 };
 use crate::error::ApiError;
-use crate::pages::{london, render};
+use crate::pages::{london, render, render_as, render_form};
 use crate::AppState;
 use asb_domain::access::{self, Action};
 use asb_store::User;
@@ -33,11 +33,6 @@ fn field(f: &Fields, name: &str) -> String {
     f.get(name).map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
-fn with_status(status: StatusCode, mut r: Response) -> Response {
-    *r.status_mut() = status;
-    r
-}
-
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
@@ -60,7 +55,7 @@ async fn login_form(frame: Frame) -> Response {
 
 fn login_error(frame: Frame, username: String, status: StatusCode, message: &str) -> Response {
     let page = LoginPage { frame, username, errors: vec![("username".into(), message.into())] };
-    with_status(status, render(&page))
+    render_as(status, &page)
 }
 
 /// `Some(page)` when the account is locked out now.
@@ -143,7 +138,7 @@ async fn login_code(State(state): State<AppState>, frame: Frame, Form(f): Form<F
             return ApiError::from(e).into_response();
         }
         let errors = vec![("code".into(), "Enter the 6-digit code your authenticator app shows now".into())];
-        return with_status(StatusCode::UNAUTHORIZED, render(&CodePage { frame, pending, errors }));
+        return render_as(StatusCode::UNAUTHORIZED, &CodePage { frame, pending, errors });
     }
     if let Err(e) = state.store.revoke_token(&pending).await {
         return ApiError::from(e).into_response();
@@ -233,8 +228,7 @@ async fn account_page(
         setup,
         errors,
     };
-    let status = if page.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    with_status(status, render(&page))
+    render_form(&page, !page.errors.is_empty())
 }
 
 async fn account(State(state): State<AppState>, PageUser(user): PageUser, frame: Frame) -> Response {

@@ -5,6 +5,7 @@
 
 use crate::auth::{ApiUser, Frame, PageUser};
 use crate::error::ApiError;
+use crate::pages::{london, render, render_as, render_form};
 use crate::AppState;
 use asb_domain::access::Role;
 use asb_domain::nsir::{Category, QUALIFIERS, TYPES};
@@ -36,11 +37,6 @@ pub fn routes() -> Router<AppState> {
         .route("/supervision/dip-sample", get(dip_sample_page))
         .route("/supervision/dip-sample/{id}", post(dip_check_submit))
         .route("/measures", get(measures_page))
-}
-
-/// "10 Mar 2026 14:05" in Europe/London.
-fn london(t: DateTime<Utc>) -> String {
-    t.with_timezone(&chrono_tz::Europe::London).format("%-d %b %Y %H:%M").to_string()
 }
 
 fn reference_of(reference: &str) -> Result<String, ApiError> {
@@ -211,11 +207,6 @@ fn page_error(e: StoreError) -> Response {
         }
         other => ApiError::from(other).into_response(),
     }
-}
-
-fn unprocessable(mut r: Response) -> Response {
-    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    r
 }
 
 #[derive(Template)]
@@ -454,7 +445,10 @@ async fn review_submit(
         Ok(out) => Redirect::to(&format!("/supervision?reviewed={}", out.reference)).into_response(),
         Err(StoreError::Invalid(errors)) => {
             let errors = errors.into_iter().map(|e| (review_form_id(&e.field), e.message)).collect();
-            unprocessable(render(&build_review_page(frame, &user, s, Some(values), Some(chosen), errors)))
+            render_as(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &build_review_page(frame, &user, s, Some(values), Some(chosen), errors),
+            )
         }
         Err(e) => page_error(e),
     }
@@ -587,7 +581,7 @@ async fn dip_check_submit(
                 .into_iter()
                 .map(|e| (format!("{}-{id}", e.field.trim_start_matches("answers.")), e.message))
                 .collect();
-            unprocessable(render(&dip_page(frame, d, errors, Some((id, &values)))))
+            render_as(StatusCode::UNPROCESSABLE_ENTITY, &dip_page(frame, d, errors, Some((id, &values))))
         }
         Err(e) => page_error(e),
     }
@@ -778,17 +772,5 @@ async fn measures_page(
         ],
         errors: errors.clone(),
     };
-    let r = render(&page);
-    if errors.is_empty() {
-        r
-    } else {
-        unprocessable(r)
-    }
-}
-
-fn render<T: Template>(t: &T) -> Response {
-    match t.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => ApiError::Internal(format!("template: {e}")).into_response(),
-    }
+    render_form(&page, !errors.is_empty())
 }

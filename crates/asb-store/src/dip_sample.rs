@@ -3,7 +3,7 @@
 //! draw`), and a supervisor's checklist answers for each.
 
 use crate::engine::{exec, on, Db, Json, Ts};
-use crate::supervision::{scope_of, Scope, POLICE_KINDS};
+use crate::supervision::{police_kinds, scope_of, Scope};
 use crate::{audit, AuditEvent, Result, Store, StoreError, User};
 use asb_domain::supervision::{check_answers, draw, ChecklistItem, IsoWeek};
 use asb_domain::{Policies, TypeCode};
@@ -149,9 +149,10 @@ impl Store {
             if !missing.is_empty() {
                 let sql = format!(
                     "SELECT i.id, i.received_at, i.reference, p.borough_id
-                     FROM incidents i JOIN organisations o ON o.id = i.organisation_id AND o.kind IN {POLICE_KINDS}
+                     FROM incidents i JOIN organisations o ON o.id = i.organisation_id AND o.kind IN {police}
                      JOIN places p ON p.id = i.place_id
-                     WHERE i.received_at >= $1 AND i.received_at < $2 AND p.borough_id IS NOT NULL"
+                     WHERE i.received_at >= $1 AND i.received_at < $2 AND p.borough_id IS NOT NULL",
+                    police = police_kinds()
                 );
                 let rows: Vec<(i64, Ts, String, i64)> =
                     on!(db, c => sqlx::query_as(&sql).bind(Ts(from)).bind(Ts(to)).fetch_all(c).await?);

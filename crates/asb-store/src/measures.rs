@@ -6,7 +6,7 @@
 //! costs a handful of queries, never one per incident; the domain does the arithmetic.
 
 use crate::engine::{on, Db, Ts};
-use crate::supervision::POLICE_KINDS;
+use crate::supervision::police_kinds;
 use crate::{read_only, Result, Store, StoreError};
 use asb_domain::supervision::{median, share};
 use asb_domain::{FieldError, Policies, Qualifier};
@@ -188,11 +188,12 @@ async fn cells(
                 SUM(CASE WHEN i.risk_questionnaire IS NOT NULL
                           AND (i.risk_answers IS NULL OR {keys} >= $4) THEN 1 ELSE 0 END),
                 SUM(CASE WHEN i.category <> i.opening_category OR i.type_code <> i.opening_type_code THEN 1 ELSE 0 END)
-         FROM incidents i JOIN organisations o ON o.id = i.organisation_id AND o.kind IN {POLICE_KINDS}
+         FROM incidents i JOIN organisations o ON o.id = i.organisation_id AND o.kind IN {police}
          LEFT JOIN places p ON p.id = i.place_id
          WHERE i.received_at >= $1 AND i.received_at < $2 {f}
          GROUP BY 1, 2",
         m = e.month("i.received_at"),
+        police = police_kinds(),
         keys = e.json_keys("i.risk_answers"),
         f = filter("p.borough_id", 3),
     );
@@ -221,12 +222,13 @@ async fn cells(
                      AND q.code = {repeat} AND q.applied_by IN ('system', 'user')) THEN 1 ELSE 0 END),
                 SUM(CASE WHEN EXISTS (SELECT 1 FROM incident_qualifiers q WHERE q.incident_id = l.incident_id
                      AND q.code = {repeat} AND q.applied_by NOT IN ('system', 'user')) THEN 1 ELSE 0 END)
-         FROM links l JOIN organisations o ON o.id = l.organisation_id AND o.kind IN {POLICE_KINDS}
+         FROM links l JOIN organisations o ON o.id = l.organisation_id AND o.kind IN {police}
          LEFT JOIN places p ON p.id = l.place_id
          WHERE l.role = 'victim' AND l.received_at >= $3 AND l.prev_at IS NOT NULL AND l.prev_id <> l.incident_id
            AND {now} - {prev} <= 31536000 {f}
          GROUP BY 1, 2",
         m = e.month("l.received_at"),
+        police = police_kinds(),
         now = e.epoch("l.received_at"),
         prev = e.epoch("l.prev_at"),
         f = filter("p.borough_id", 4),

@@ -16,8 +16,11 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// Police records only: the supervisors' queues hold what the force itself recorded.
-/// `asb_domain::access::POLICE_KINDS` as an SQL list.
-pub(crate) const POLICE_KINDS: &str = "('force', 'borough', 'neighbourhood_team')";
+/// `asb_domain::access::POLICE_KINDS` as an SQL list: `('force', 'borough', …)`.
+pub(crate) fn police_kinds() -> String {
+    let kinds: Vec<String> = asb_domain::access::POLICE_KINDS.iter().map(|k| format!("'{k}'")).collect();
+    format!("({})", kinds.join(", "))
+}
 
 /// How far ahead the queue looks: reviews falling due within this many days are listed.
 pub const QUEUE_DAYS_AHEAD: i64 = 7;

@@ -57,14 +57,7 @@ async fn key(c: &Client, css: &str, keys: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_handler_journey_from_sign_in_to_reference() {
-    let required = std::env::var("ASB_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    let (Some(driver_bin), Some(chromium)) =
-        (find_binary(&["chromedriver"]), find_binary(&["chromium", "chromium-browser"]))
-    else {
-        assert!(!required, "ASB_REQUIRE_BROWSER=1 but chromium or chromedriver is not installed");
-        eprintln!("SKIPPED: chromium/chromedriver not installed (set ASB_REQUIRE_BROWSER=1 to require them)");
-        return;
-    };
+    let Some((c, _driver, _profile)) = start_chromium().await else { return };
 
     // The app, in process, with a caller who has reported twice before.
     let dir = tempfile::tempdir().unwrap();
@@ -88,40 +81,6 @@ async fn call_handler_journey_from_sign_in_to_reference() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(asb_server::serve(AppState::new(store.clone(), policies), listener));
-
-    // chromedriver on a free port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _driver = Driver(
-        Command::new(driver_bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1800",
-            format!("--user-data-dir={}", profile.path().display())]}),
-    );
-    let mut client = None;
-    for _ in 0..50 {
-        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => {
-                client = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    let c = client.expect("chromedriver did not start");
 
     // Signing in: the report page sends strangers to the login page.
     c.goto(&format!("{base}/")).await.unwrap();
