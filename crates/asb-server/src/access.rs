@@ -110,7 +110,8 @@ fn is_api(path: &str) -> bool {
     path.starts_with("/api/")
 }
 
-fn refuse(api: bool, status: StatusCode, title: &str, detail: &str) -> Response {
+/// A refusal: problem+json on the API, a plain GOV.UK page otherwise.
+pub(crate) fn refuse(api: bool, status: StatusCode, title: &str, detail: &str) -> Response {
     if api {
         return problem(status, title, detail, &[]);
     }

@@ -37,6 +37,11 @@ pub(crate) fn render<T: Template>(t: &T) -> Response {
     }
 }
 
+/// The page for something that is not there.
+pub(crate) fn not_found(what: &str) -> Response {
+    crate::access::refuse(false, StatusCode::NOT_FOUND, "Not found", &format!("There is no {what}."))
+}
+
 /// A page answered with a status of its own (401, 422, 429 …).
 pub(crate) fn render_as<T: Template>(status: StatusCode, t: &T) -> Response {
     let mut r = render(t);
@@ -403,8 +408,8 @@ async fn load(
     purpose: &str,
     reason: Option<&str>,
 ) -> Result<(IncidentDetail, Frame), Response> {
-    let not_found = || (StatusCode::NOT_FOUND, Html("<h1>Incident not found</h1>")).into_response();
-    let r: IncidentRef = reference.parse().map_err(|_| not_found())?;
+    let missing = || not_found(&format!("incident {reference}"));
+    let r: IncidentRef = reference.parse().map_err(|_| missing())?;
     let reader = asb_store::Reader { user_id: user.id, organisation_id: user.organisation_id, reason };
     match state.store.incident_for(&r.to_string(), &reader, purpose).await {
         Ok(Some(asb_store::Shown::Record(d))) => Ok((*d, frame)),
@@ -416,7 +421,7 @@ async fn load(
             let page = ReasonPage { frame, reference: r.to_string(), recorded_by, errors };
             Err(render(&page))
         }
-        Ok(None) => Err(not_found()),
+        Ok(None) => Err(missing()),
         Err(e) => Err(ApiError::from(e).into_response()),
     }
 }
@@ -490,7 +495,7 @@ fn update_page(frame: Frame, reference: String, channel: String, note: String, e
 async fn update_form(frame: Frame, Path(reference): Path<String>) -> Response {
     match reference.parse::<IncidentRef>() {
         Ok(r) => update_page(frame, r.to_string(), String::new(), String::new(), vec![]),
-        Err(_) => (StatusCode::NOT_FOUND, Html("<h1>Incident not found</h1>")).into_response(),
+        Err(_) => not_found(&format!("incident {reference}")),
     }
 }
 
@@ -503,7 +508,7 @@ async fn record_update(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     let Ok(r) = reference.parse::<IncidentRef>() else {
-        return (StatusCode::NOT_FOUND, Html("<h1>Incident not found</h1>")).into_response();
+        return not_found(&format!("incident {reference}"));
     };
     let (channel, note) = (opt(&f, "channel").unwrap_or_default(), opt(&f, "note").unwrap_or_default());
     let now = state.now();

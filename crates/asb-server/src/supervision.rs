@@ -5,7 +5,7 @@
 
 use crate::auth::{ApiUser, Frame, PageUser};
 use crate::error::ApiError;
-use crate::pages::{london, render, render_as, render_form};
+use crate::pages::{london, not_found, render, render_as, render_form};
 use crate::AppState;
 use asb_domain::access::Role;
 use asb_domain::nsir::{Category, QUALIFIERS, TYPES};
@@ -17,7 +17,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
@@ -202,9 +202,7 @@ async fn api_measures(
 
 fn page_error(e: StoreError) -> Response {
     match e {
-        StoreError::NotFound(what) => {
-            (StatusCode::NOT_FOUND, Html(format!("<h1>Not found</h1><p>{what}</p>"))).into_response()
-        }
+        StoreError::NotFound(what) => not_found(&what),
         other => ApiError::from(other).into_response(),
     }
 }
@@ -380,8 +378,7 @@ fn build_review_page(
 }
 
 async fn review_page_get(state: &AppState, user: &User, reference: &str) -> Result<Supervision, Response> {
-    let not_found = || (StatusCode::NOT_FOUND, Html("<h1>Incident not found</h1>")).into_response();
-    let r: IncidentRef = reference.parse().map_err(|_| not_found())?;
+    let r: IncidentRef = reference.parse().map_err(|_| not_found(&format!("incident {reference}")))?;
     state.store.supervision(state.now(), &r.to_string(), user).await.map_err(page_error)
 }
 

@@ -297,3 +297,16 @@ async fn another_organisations_record_is_shown_only_with_a_stated_reason_which_i
     assert_eq!(looks[0]["detail"]["reason"], "Joint visit planned");
     assert!(looks[1]["detail"].is_null(), "{events}");
 }
+
+#[tokio::test]
+async fn a_record_that_is_not_there_gets_a_404_page_saying_so() {
+    let app = TestApp::start().await;
+    app.user("clerk", "MPS", &["call_handler"], Some(PASSWORD)).await;
+    let mut b = app.browser();
+    assert_eq!(b.sign_in("clerk", PASSWORD).await.status, 303);
+    for path in ["/incidents/ASB-26-0099999", "/incidents/nonsense"] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(page.body.contains("There is no incident") && page.body.contains("govuk-"), "{path}: {}", page.body);
+    }
+}
