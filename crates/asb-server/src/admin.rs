@@ -101,6 +101,11 @@ impl UserForm {
     fn val(&self, k: &str) -> &str {
         self.values.get(k).map_or("", String::as_str)
     }
+
+    /// The first error about `field`, shown beside it as well as in the summary.
+    fn err(&self, field: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
 }
 
 async fn user_form(

@@ -224,8 +224,9 @@ async fn administrators_manage_accounts_in_the_browser_and_a_disabled_one_stops_
     // Bad input: the form comes back naming each problem, and nothing is created.
     let page = admin.post("/admin/users", &[("username", "x y"), ("display_name", ""), ("password", "short")]).await;
     assert_eq!(page.status, 422);
-    for field in ["#username", "#password", "#roles"] {
-        assert!(page.body.contains(field), "{field} named in the error summary: {}", page.body);
+    for field in ["username", "display_name", "password", "roles"] {
+        assert!(page.body.contains(&format!("href=\"#{field}\"")), "{field} named in the error summary: {}", page.body);
+        assert!(page.body.contains(&format!("id=\"{field}-error\"")), "{field}'s message beside it: {}", page.body);
     }
     assert!(app.store.user_summary("x y").await.unwrap().is_none());
 
