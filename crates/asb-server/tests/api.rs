@@ -19,7 +19,7 @@ async fn healthz_and_readyz() {
     assert_eq!(r["status"], "ready");
     // The engine under test and the latest migration (5 on both engines: 0004 supervision, 0005 staff accounts).
     assert_eq!(r["database"], app.store.engine().name(), "{r}");
-    assert_eq!(r["schema_version"], 5, "{r}");
+    assert_eq!(r["schema_version"], 6, "{r}");
     assert_eq!(r["reads_from"], "primary", "no replicas configured: {r}");
 }
 
@@ -241,12 +241,22 @@ async fn repeat_location_counts_reports_within_50_metres_in_90_days() {
         c["received_at"] = json!((t0() - Duration::days(10 + i as i64)).to_rfc3339());
         assert_eq!(app.post_contact(&c).await.0, 201);
     }
+    // Two more at the first point: one 200 days ago (in the 12 months, not the 90 days) and one
+    // 400 days ago (in neither).
+    for (i, days) in [(5, 200), (6, 400)] {
+        let mut c = contact("Neighbour", &format!("07700 90031{i}"));
+        c["caller"]["name"] = json!(format!("Neighbour Number {}", ["Five", "Six"][i - 5]));
+        c["location"] = json!({"lat": points[0].0, "lon": points[0].1});
+        c["received_at"] = json!((t0() - Duration::days(days)).to_rfc3339());
+        assert_eq!(app.post_contact(&c).await.0, 201);
+    }
     let (_, c) = app.get("/api/v1/first-contact-check?lat=51.5391&lon=-0.1424").await;
     assert_eq!(c["repeat_location"]["flag"], true, "{c}");
     assert_eq!(c["repeat_location"]["earlier"].as_array().unwrap().len(), 3, "the 4th is over 50 m away: {c}");
     let place = &c["place"]["history"];
-    assert_eq!((place["last_90_days"].as_u64(), place["last_12_months"].as_u64()), (Some(3), Some(3)), "{c}");
-    assert_eq!(place["open"].as_array().unwrap().len(), 3, "newest open references: {c}");
+    assert_eq!((place["last_90_days"].as_u64(), place["last_12_months"].as_u64()), (Some(3), Some(4)), "{c}");
+    assert_eq!(place["open"].as_array().unwrap().len(), 4, "open references in the 12 months: {c}");
+    assert_eq!(c["place"]["incidents"].as_array().unwrap().len(), 3, "shown: the 90 days' reports: {c}");
     assert_eq!(c["place"]["incidents"][0]["reference"], c["repeat_location"]["earlier"][0], "newest first");
     let (_, far) = app.get("/api/v1/first-contact-check?lat=51.5450&lon=-0.1500").await;
     assert_eq!(far["repeat_location"]["flag"], false);

@@ -74,12 +74,13 @@ type PlaceRow = (
     Option<i64>,
 );
 
-/// A place's history in one round trip: index-only counts since `recent` (the repeat-location
-/// window) and since `since` (12 months), the ten newest open references, and the newest `limit`
-/// incidents since `recent` in full. Busy places have thousands of reports a year; only the
-/// newest are read from the table: the index alone finds the `limit`-th newest time (`cutoff`)
-/// and only rows from then on are fetched. (Over several places, PostgreSQL otherwise fetched
-/// every row in the window to sort them: 3.6 ms against 1.8 ms at the busiest place.)
+/// A place's history in one round trip. The index is read once (`hits`, index-only: time,
+/// status and id of every report at the places since the earlier of `recent` and `since`);
+/// the counts since `recent` (the repeat-location window) and `since` (12 months) come from
+/// it, and only the ten newest open references and the newest `limit` reports since `recent`
+/// are fetched from the table. In dense London a 50 m circle holds 50–300 places and its busiest
+/// have thousands of reports a year: reading the index four times over (once for each of those
+/// parts) took 6.7 ms of PostgreSQL time at the busiest, against 3.5 ms now.
 pub(crate) async fn for_places(
     db: &mut Db<'_>,
     places: &[(i64, f64)],
@@ -93,28 +94,28 @@ pub(crate) async fn for_places(
     let engine = db.engine();
     let (near, by_place) = (engine.ids_in(1), engine.indexed_by("incidents_place"));
     let sql = format!(
-        "WITH near(id) AS {near},
+        "WITH hits AS MATERIALIZED (
+           SELECT id, received_at, status FROM incidents {by_place}
+           WHERE place_id IN {near} AND received_at >= $5),
          counts AS (
-           SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE received_at >= $2) AS r,
-             (SELECT string_agg(reference, ',' ORDER BY received_at DESC) FROM (
-                SELECT reference, received_at FROM incidents {by_place}
-                WHERE place_id IN (SELECT id FROM near) AND received_at >= $3 AND status = 'open'
-                ORDER BY received_at DESC LIMIT 10) AS o) AS open
-           FROM incidents {by_place} WHERE place_id IN (SELECT id FROM near) AND received_at >= $3),
-         cutoff(at) AS (
-           SELECT MIN(received_at) FROM (SELECT received_at FROM incidents {by_place}
-             WHERE place_id IN (SELECT id FROM near) AND received_at >= $2 ORDER BY received_at DESC LIMIT $4) AS c),
+           SELECT COUNT(*) FILTER (WHERE received_at >= $3) AS n, COUNT(*) FILTER (WHERE received_at >= $2) AS r
+           FROM hits),
+         open AS (
+           SELECT string_agg(i.reference, ',' ORDER BY i.received_at DESC) AS refs FROM (
+             SELECT id, received_at FROM hits WHERE status = 'open' AND received_at >= $3
+             ORDER BY received_at DESC LIMIT 10) AS h
+           JOIN incidents i ON i.id = h.id AND i.received_at = h.received_at),
          newest AS (
            SELECT i.reference, i.received_at, i.category, i.type_code, i.risk_level, i.status, o.name, o.kind, i.place_id
-           FROM incidents i {by_place} JOIN organisations o ON o.id = i.organisation_id
-           WHERE i.place_id IN (SELECT id FROM near) AND i.received_at >= (SELECT at FROM cutoff)
-           ORDER BY i.received_at DESC LIMIT $4)
-         SELECT counts.n, counts.r, counts.open, newest.* FROM counts LEFT JOIN newest ON true
+           FROM (SELECT id, received_at FROM hits WHERE received_at >= $2 ORDER BY received_at DESC LIMIT $4) AS h
+           JOIN incidents i ON i.id = h.id AND i.received_at = h.received_at
+           JOIN organisations o ON o.id = i.organisation_id)
+         SELECT counts.n, counts.r, open.refs, newest.* FROM counts CROSS JOIN open LEFT JOIN newest ON true
          ORDER BY newest.received_at DESC"
     );
     let ids = IdList::new(places.iter().map(|p| p.0));
-    let rows: Vec<PlaceRow> =
-        on!(db, c => sqlx::query_as(&sql).bind(&ids).bind(recent).bind(since).bind(limit).fetch_all(c).await?);
+    let from = Ts(recent.0.min(since.0));
+    let rows: Vec<PlaceRow> = on!(db, c => sqlx::query_as(&sql).bind(&ids).bind(recent).bind(since).bind(limit).bind(from).fetch_all(c).await?);
     let counts = rows.first().map_or(PlaceCounts { recent: 0, since: 0, open: Vec::new() }, |r| PlaceCounts {
         recent: r.1 as usize,
         since: r.0 as usize,
