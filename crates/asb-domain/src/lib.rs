@@ -3,11 +3,13 @@
 //! state as a sentence lives here, so the HTTP API, the pages and the CLI all reach one rule.
 
 pub mod access;
+pub mod areas;
 pub mod boroughs;
 pub mod contact;
 pub mod history;
 pub mod matching;
 pub mod nsir;
+pub mod police_uk;
 pub mod policy;
 pub mod reference;
 pub mod risk;

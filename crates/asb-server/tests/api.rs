@@ -19,7 +19,7 @@ async fn healthz_and_readyz() {
     assert_eq!(r["status"], "ready");
     // The engine under test and the latest migration (5 on both engines: 0004 supervision, 0005 staff accounts).
     assert_eq!(r["database"], app.store.engine().name(), "{r}");
-    assert_eq!(r["schema_version"], 6, "{r}");
+    assert_eq!(r["schema_version"], 7, "{r}");
     assert_eq!(r["reads_from"], "primary", "no replicas configured: {r}");
 }
 

@@ -177,6 +177,9 @@ const SEQUENCED: &[&str] = &[
     "dip_samples",
     "victim_updates",
     "login_attempts",
+    "police_uk_imports",
+    "historical_incidents",
+    "import_quarantine",
 ];
 
 /// After rows were written with ids of their own, start each PostgreSQL sequence after the

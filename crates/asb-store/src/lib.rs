@@ -14,6 +14,7 @@ mod incidents;
 mod matching;
 mod measures;
 mod orgs;
+mod police_uk;
 mod pools;
 pub mod scratch;
 mod supervision;
@@ -30,6 +31,7 @@ pub use first_contact::{CheckResult, MatchedPerson, PlaceSummary, RecordOutcome,
 pub use incidents::{IncidentDetail, IncidentPerson, Reader, Shown};
 pub use measures::{AreaMeasures, Figures, Measures, MonthFigures, DEFINITIONS as MEASURE_DEFINITIONS};
 pub use orgs::Organisation;
+pub use police_uk::{BadRow, FileImport, HistoricalRow, LsoaArea, Quarantined};
 pub use pools::{display_url, Health, Options, ReplicaHealth};
 pub use supervision::{
     ChangeRecord, DueItem, Queue, QueueItem, ReviewOutcome, ReviewRecord, Scope, Supervision, Values, VictimUpdate,

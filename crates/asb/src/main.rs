@@ -1,7 +1,8 @@
 //! The one binary: `asb demo`, `asb serve`, `asb migrate`, `asb migrate-data`, `asb generate`,
-//! `asb token`, `asb user`, `asb audit`.
+//! `asb token`, `asb user`, `asb audit`, `asb import`, `asb report`.
 
 mod generate;
+mod import;
 
 use anyhow::{bail, Context, Result};
 use asb_domain::access::AccessPolicy;
@@ -151,6 +152,84 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Load published data: data.police.uk street-level records, LSOA lookups, area boundaries.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Reports from the record.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// data.police.uk street-level CSVs: files, folders (walked) and the monthly archive zips.
+    /// ASB rows are kept as historical incidents; importing a file again adds nothing; rows that
+    /// cannot be read are reported with file and line and kept in the quarantine.
+    PoliceUk {
+        #[command(flatten)]
+        db: Db,
+        /// Files, folders or zip archives.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Keep every crime type, not only anti-social behaviour.
+        #[arg(long)]
+        all_crime: bool,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// An LSOA → MSOA → local authority lookup CSV (ONS column names, e.g. LSOA11CD, LAD22CD).
+    Lookups {
+        #[command(flatten)]
+        db: Db,
+        path: PathBuf,
+    },
+    /// Area boundaries: a GeoJSON FeatureCollection of Polygons/MultiPolygons in WGS84, with a
+    /// code property (…CD) and a name property (…NM) on each feature.
+    Boundaries {
+        #[command(flatten)]
+        db: Db,
+        path: PathBuf,
+    },
+    /// List the quarantined rows (file, line, reason, text).
+    Quarantine {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        command: Option<QuarantineCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// Read quarantined rows again (all, or the ids given); those that now read are kept.
+    Retry {
+        ids: Vec<i64>,
+        /// Corrected text (one CSV row in the standard 12 columns) for the one id given.
+        #[arg(long)]
+        row: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Published ASB records per month for a force, as `Falls within` names it (e.g.
+    /// "Merseyside Police") — the counts of the imported files, to cross-check them.
+    Monthly {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        force: String,
+        /// Print a JSON list of {month, asb}.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -402,6 +481,43 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::User { command } => user_command(command).await,
+        Command::Import { command } => import_command(command).await,
+        Command::Report { command: ReportCommand::Monthly { db, force, json } } => {
+            import::report_monthly(&db.open().await?, &force, json).await
+        }
+    }
+}
+
+async fn import_command(command: ImportCommand) -> Result<()> {
+    match command {
+        ImportCommand::PoliceUk { db, paths, all_crime, json } => {
+            let store = db.open_or_create(&Options::default()).await?;
+            let summary = import::police_uk(&store, &paths, all_crime, json).await?;
+            if !summary.errors.is_empty() {
+                bail!("{} file(s) named could not be read as police.uk street-level files", summary.errors.len());
+            }
+            Ok(())
+        }
+        ImportCommand::Lookups { db, path } => {
+            let rows = import::read_lookups(&path)?;
+            let store = db.open_or_create(&Options::default()).await?;
+            store.import_lsoa_lookup(&rows).await?;
+            println!("imported {} LSOA lookups from {}", rows.len(), path.display());
+            Ok(())
+        }
+        ImportCommand::Boundaries { db, path } => {
+            let areas = import::read_boundaries(&path)?;
+            let store = db.open_or_create(&Options::default()).await?;
+            store.import_boundaries(&areas).await?;
+            println!("imported {} area boundaries from {}", areas.len(), path.display());
+            Ok(())
+        }
+        ImportCommand::Quarantine { db, json, command: None } => import::quarantine_list(&db.open().await?, json).await,
+        ImportCommand::Quarantine { db, command: Some(QuarantineCommand::Retry { ids, row }), .. } => {
+            let (kept, still) = import::quarantine_retry(&db.open().await?, &ids, row.as_deref()).await?;
+            println!("{kept} kept, {still} still quarantined");
+            Ok(())
+        }
     }
 }
 
