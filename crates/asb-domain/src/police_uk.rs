@@ -92,8 +92,13 @@ impl StreetRow<'_> {
         h.update([0x1e]);
         h.update(occurrence.as_bytes());
         let d = h.finalize();
-        let half = |b: &[u8]| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        (half(&d[..8]), half(&d[8..16]))
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        // The month leads the key, so one file's rows land together in the key index instead of
+        // all over it (a random 128-bit key made every file's transaction rewrite most of the
+        // index); 96 bits of hash stay.
+        let month: u64 = self.month.bytes().filter(u8::is_ascii_digit).fold(0, |m, b| m * 10 + u64::from(b - b'0'));
+        let hi = (month << 32) | (word(&d[..8]) >> 32);
+        (hi as i64, word(&d[8..16]) as i64)
     }
 }
 
@@ -127,6 +132,22 @@ impl Layout {
     /// The standard layout, for rows with no header of their own (a retried quarantined row).
     pub fn standard() -> Layout {
         Layout { at: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], width: 12 }
+    }
+
+    /// How many fields a row of this file has.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Whether a row of the right width is of another crime type than ASB: such rows are counted
+    /// and skipped without reading the rest of the row.
+    pub fn is_other_crime(&self, crime_type: &[u8]) -> bool {
+        crime_type.trim_ascii() != ASB.as_bytes()
+    }
+
+    /// Where the `Crime type` field is.
+    pub fn crime_type_at(&self) -> usize {
+        self.at[9]
     }
 
     /// Read one row of fields; the error says what is wrong with it.

@@ -106,15 +106,15 @@ impl Store {
             out.by_force_month.insert((force.to_string(), month.to_string()), (group.len() as i64, imported));
         }
         out.duplicates = rows.len() as i64 - out.imported;
-        for chunk in bad.chunks(PARAMS / 6) {
-            on!(db, c => {
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO import_quarantine (import_id, source, line, reason, raw, quarantined_at) ");
-                qb.push_values(chunk, |mut s, b| {
-                    s.push_bind(import_id).push_bind(source).push_bind(b.line).push_bind(&b.reason).push_bind(&b.raw).push_bind(Ts(now));
-                });
-                qb.build().execute(&mut *c).await?;
-            });
+        // A bad row already quarantined (or quarantined, corrected and kept) from an earlier
+        // import of the same file is not quarantined twice.
+        for b in bad {
+            exec!(db, c => sqlx::query(
+                "INSERT INTO import_quarantine (import_id, source, line, reason, raw, quarantined_at)
+                 SELECT $1, $2, $3, $4, $5, $6
+                 WHERE NOT EXISTS (SELECT 1 FROM import_quarantine WHERE source = $2 AND line = $3 AND raw = $5)")
+                .bind(import_id).bind(source).bind(b.line).bind(&b.reason).bind(&b.raw).bind(Ts(now))
+                .execute(c).await?);
         }
         out.quarantined = bad.len() as i64;
         exec!(db, c => sqlx::query(
@@ -152,24 +152,26 @@ impl Store {
     }
 
     /// A retried quarantined row that now reads: keep it (unless it is already kept) and mark it
-    /// resolved, in one transaction. Returns whether the row was new.
-    pub async fn resolve_quarantined(&self, id: i64, row: &HistoricalRow, raw: &str) -> Result<bool> {
+    /// resolved, in one transaction. Returns whether the row was new. The quarantine keeps the
+    /// row's text as the file has it, so importing the file again does not quarantine it again.
+    pub async fn resolve_quarantined(&self, id: i64, row: &HistoricalRow) -> Result<bool> {
         let mut tx = self.begin().await?;
         let db = &mut tx.db();
         let import_id: i64 = on!(db, c => sqlx::query_scalar(
-            "UPDATE import_quarantine SET resolved_at = $2, raw = $3 WHERE id = $1 AND resolved_at IS NULL RETURNING import_id")
-            .bind(id).bind(Ts(Utc::now())).bind(raw).fetch_one(c).await?);
+            "UPDATE import_quarantine SET resolved_at = $2 WHERE id = $1 AND resolved_at IS NULL RETURNING import_id")
+            .bind(id).bind(Ts(Utc::now())).fetch_one(c).await?);
         let new = insert_rows(db, import_id, &[row]).await? == 1;
         tx.commit().await?;
         Ok(new)
     }
 
-    /// A retried quarantined row that still does not read: its new text and reason.
-    pub async fn requarantine(&self, id: i64, raw: &str, reason: &str) -> Result<()> {
-        let mut conn = self.current().await?;
-        let db = &mut conn.db();
-        exec!(db, c => sqlx::query("UPDATE import_quarantine SET raw = $2, reason = $3 WHERE id = $1")
-            .bind(id).bind(raw).bind(reason).execute(c).await?);
+    /// A retried quarantined row that still does not read: why (the file's text is kept).
+    pub async fn requarantine(&self, id: i64, reason: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let db = &mut tx.db();
+        exec!(db, c => sqlx::query("UPDATE import_quarantine SET reason = $2 WHERE id = $1")
+            .bind(id).bind(reason).execute(c).await?);
+        tx.commit().await?;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Bad rows printed on the terminal; the rest are listed by `asb import quarantine`.
@@ -175,7 +176,7 @@ fn read_street_file(bytes: &[u8], all_crime: bool, placer: &Placer) -> std::resu
     let layout = Layout::from_header(header)?;
     let mut seen: HashMap<(i64, i64), u32> = HashMap::new();
     loop {
-        let start = rdr.position().clone();
+        let (line, from) = row_start(bytes, rdr.position());
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}
@@ -183,24 +184,26 @@ fn read_street_file(bytes: &[u8], all_crime: bool, placer: &Placer) -> std::resu
                 // The csv reader stops at bytes it cannot split into fields; the rest of the file
                 // is one bad row, so nothing is dropped unseen.
                 out.rows_read += 1;
-                out.bad.push(BadRow {
-                    line: start.line() as i64,
-                    reason: format!("unreadable CSV: {e}"),
-                    raw: String::from_utf8_lossy(&bytes[start.byte() as usize..]).into_owned(),
-                });
+                out.bad.push(BadRow { line, reason: format!("unreadable CSV: {e}"), raw: text(&bytes[from..]) });
                 break;
             }
         }
         out.rows_read += 1;
-        let line = start.line() as i64;
-        let end = rdr.position().byte() as usize;
-        let raw =
-            || String::from_utf8_lossy(&bytes[start.byte() as usize..end]).trim_end_matches(['\r', '\n']).to_string();
+        if !all_crime && rec.len() == layout.width() && layout.is_other_crime(&rec[layout.crime_type_at()]) {
+            out.skipped_other_crime += 1;
+            continue;
+        }
+        let end = (rdr.position().byte() as usize).min(bytes.len());
+        let raw = || text(&bytes[from.min(end)..end]).trim_end_matches(['\r', '\n']).to_string();
         let fields: std::result::Result<Vec<&str>, _> = rec.iter().map(std::str::from_utf8).collect();
         let Ok(fields) = fields else {
-            out.bad.push(BadRow { line, reason: "not valid UTF-8 text".into(), raw: raw() });
+            out.bad.push(BadRow { line, reason: NOT_UTF8.into(), raw: raw() });
             continue;
         };
+        if fields.iter().any(|f| f.contains('\0')) {
+            out.bad.push(BadRow { line, reason: "contains a NUL byte".into(), raw: raw() });
+            continue;
+        }
         let row = match layout.parse(&fields) {
             Ok(r) => r,
             Err(reason) => {
@@ -208,10 +211,6 @@ fn read_street_file(bytes: &[u8], all_crime: bool, placer: &Placer) -> std::resu
                 continue;
             }
         };
-        if !all_crime && !row.is_asb() {
-            out.skipped_other_crime += 1;
-            continue;
-        }
         let base = row.key("");
         let n = seen.entry(base).or_insert(0);
         let key = row.key(&n.to_string());
@@ -222,6 +221,25 @@ fn read_street_file(bytes: &[u8], all_crime: bool, placer: &Placer) -> std::resu
         out.rows.push(historical(&row, key, placer));
     }
     Ok(out)
+}
+
+const NOT_UTF8: &str = "not valid UTF-8 text";
+
+/// The line and byte at which the next row starts. After a CRLF row the reader stands on its
+/// `\n`, one line early; blank lines are skipped the same way the reader skips them.
+fn row_start(bytes: &[u8], at: &csv::Position) -> (i64, usize) {
+    let (mut line, mut b) = (at.line() as i64, at.byte() as usize);
+    while let Some(c) = bytes.get(b).filter(|c| matches!(c, b'\r' | b'\n')) {
+        line += i64::from(*c == b'\n');
+        b += 1;
+    }
+    (line, b)
+}
+
+/// A bad row's text as kept in the quarantine: what cannot be shown as text (bytes that are not
+/// UTF-8, a NUL, which PostgreSQL's text cannot hold) as U+FFFD.
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).replace('\0', "\u{fffd}")
 }
 
 fn historical(row: &StreetRow<'_>, key: (i64, i64), placer: &Placer) -> HistoricalRow {
@@ -289,7 +307,17 @@ pub async fn police_uk(store: &Store, paths: &[PathBuf], all_crime: bool, json: 
             paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    let placer = Placer::load(store).await?;
+    let placer = Arc::new(Placer::load(store).await?);
+    let inputs = Arc::new(inputs);
+    // Two cores: the next file is read and parsed while this one is written.
+    let parse = |i: usize| {
+        let (inputs, placer) = (Arc::clone(&inputs), Arc::clone(&placer));
+        tokio::task::spawn_blocking(move || -> Result<std::result::Result<FileRows, String>> {
+            let bytes = read_input(&inputs[i])?;
+            Ok(read_street_file(&bytes, all_crime, &placer))
+        })
+    };
+    let mut next = Some(parse(0));
     let bar = ProgressBar::new(inputs.iter().map(|f| f.size).sum());
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
@@ -298,10 +326,14 @@ pub async fn police_uk(store: &Store, paths: &[PathBuf], all_crime: bool, json: 
     let mut sum = Summary::default();
     let mut months: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
     let mut bad_shown = 0;
-    for f in &inputs {
+    for (i, f) in inputs.iter().enumerate() {
         bar.set_message(f.name.rsplit('/').next().unwrap_or(&f.name).to_string());
-        let bytes = read_input(f)?;
-        let read = match read_street_file(&bytes, all_crime, &placer) {
+        let Some(this) = next.take() else { break };
+        let parsed = this.await??;
+        if i + 1 < inputs.len() {
+            next = Some(parse(i + 1));
+        }
+        let read = match parsed {
             Ok(r) => r,
             Err(why) if f.explicit => {
                 sum.errors.push(format!("{}:1: {why}", f.name));
@@ -359,6 +391,9 @@ pub async fn police_uk(store: &Store, paths: &[PathBuf], all_crime: bool, json: 
         .collect();
     if json {
         println!("{}", serde_json::to_string(&sum)?);
+        for e in &sum.errors {
+            eprintln!("{e}");
+        }
     } else {
         print_summary(&sum);
     }
@@ -424,6 +459,15 @@ pub async fn quarantine_retry(store: &Store, ids: &[i64], row: Option<&str>) -> 
     let placer = Placer::load(store).await?;
     let (mut kept, mut still) = (0, 0);
     for q in rows {
+        if row.is_none() && (q.reason == NOT_UTF8 || q.raw.contains('\u{fffd}')) {
+            // The kept text stands in for bytes that were lost; only a correction can be kept.
+            println!(
+                "#{} {}:{}: still quarantined: {} (give the corrected row with --row)",
+                q.id, q.source, q.line, q.reason
+            );
+            still += 1;
+            continue;
+        }
         let raw = row.map_or(q.raw.clone(), str::to_string);
         let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(raw.as_bytes());
         let mut rec = csv::StringRecord::new();
@@ -432,19 +476,20 @@ pub async fn quarantine_retry(store: &Store, ids: &[i64], row: Option<&str>) -> 
                 let fields: Vec<&str> = rec.iter().collect();
                 Layout::standard()
                     .parse(&fields)
-                    .map(|r| historical(&r, r.key(&format!("quarantine #{}", q.id)), &placer))
+                    .map(|r| historical(&r, r.key(&format!("{}:{}", q.source, q.line)), &placer))
             }
             Ok(false) => Err("the row is empty".to_string()),
             Err(e) => Err(format!("unreadable CSV: {e}")),
         };
         match parsed {
             Ok(h) => {
-                store.resolve_quarantined(q.id, &h, &raw).await?;
+                store.resolve_quarantined(q.id, &h).await?;
                 println!("#{} {}:{}: kept", q.id, q.source, q.line);
                 kept += 1;
             }
             Err(reason) => {
-                store.requarantine(q.id, &raw, &reason).await?;
+                let reason = if row.is_some() { format!("the correction: {reason}") } else { reason };
+                store.requarantine(q.id, &reason).await?;
                 println!("#{} {}:{}: still quarantined: {reason}", q.id, q.source, q.line);
                 still += 1;
             }

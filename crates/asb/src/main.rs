@@ -211,6 +211,8 @@ enum ImportCommand {
 enum QuarantineCommand {
     /// Read quarantined rows again (all, or the ids given); those that now read are kept.
     Retry {
+        #[command(flatten)]
+        db: Db,
         ids: Vec<i64>,
         /// Corrected text (one CSV row in the standard 12 columns) for the one id given.
         #[arg(long)]
@@ -513,7 +515,11 @@ async fn import_command(command: ImportCommand) -> Result<()> {
             Ok(())
         }
         ImportCommand::Quarantine { db, json, command: None } => import::quarantine_list(&db.open().await?, json).await,
-        ImportCommand::Quarantine { db, command: Some(QuarantineCommand::Retry { ids, row }), .. } => {
+        ImportCommand::Quarantine { db: outer, command: Some(QuarantineCommand::Retry { db, ids, row }), .. } => {
+            // The database may be named before `retry` or after it.
+            let default_dir = std::env::var_os("ASB_DATA_DIR").map_or_else(|| PathBuf::from("asb-data"), PathBuf::from);
+            let named_after = db.database.is_some() && db.database != outer.database || db.data_dir != default_dir;
+            let db = if named_after { db } else { outer };
             let (kept, still) = import::quarantine_retry(&db.open().await?, &ids, row.as_deref()).await?;
             println!("{kept} kept, {still} still quarantined");
             Ok(())

@@ -47,8 +47,11 @@ CREATE TABLE import_quarantine (
     resolved_at     timestamptz
 );
 CREATE INDEX import_quarantine_open ON import_quarantine (resolved_at, id);
+CREATE INDEX import_quarantine_source ON import_quarantine (source, line);
 
+-- `id` only keeps insertion order for `migrate-data` (as on SQLite's rowid).
 CREATE TABLE lsoa_lookup (
+    id          bigserial NOT NULL,
     lsoa_code   text PRIMARY KEY,
     lsoa_name   text,
     msoa_code   text,
@@ -58,6 +61,7 @@ CREATE TABLE lsoa_lookup (
 );
 
 CREATE TABLE area_boundaries (
+    id          bigserial NOT NULL,
     code        text PRIMARY KEY,
     name        text NOT NULL,
     geometry    jsonb NOT NULL,

@@ -54,6 +54,7 @@ CREATE TABLE import_quarantine (
     resolved_at     INTEGER
 );
 CREATE INDEX import_quarantine_open ON import_quarantine (resolved_at, id);
+CREATE INDEX import_quarantine_source ON import_quarantine (source, line);
 
 -- Where records are placed: LSOA → MSOA → local authority lookups, and area boundaries
 -- (GeoJSON geometry in WGS84) for placing a point by point-in-polygon.
