@@ -146,7 +146,7 @@ pub struct Batch {
 }
 
 // SQLite allows 32,766 bound parameters a statement, PostgreSQL 65,535.
-const PARAMS: usize = 32_000;
+pub(crate) const PARAMS: usize = 32_000;
 
 /// Insert `$rows` into a table, as many to a statement as the parameter limit allows.
 macro_rules! insert_rows {

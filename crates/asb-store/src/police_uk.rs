@@ -2,13 +2,12 @@
 //! quarantined rows and its counts, or nothing), idempotent by each row's key; the quarantine,
 //! listed and retried; the places lookups; and the monthly counts that cross-check the files.
 
+use crate::bulk::PARAMS;
 use crate::engine::{exec, on, Db, Json, Ts};
 use crate::{Result, Store};
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use std::collections::{BTreeMap, HashMap};
-
-const PARAMS: usize = 32_000;
 
 /// One published record, ready to keep.
 #[derive(Debug, Clone)]

@@ -5,9 +5,9 @@
 use anyhow::{bail, Context, Result};
 use asb_domain::areas::{self, AreaIndex};
 use asb_domain::boroughs;
+use asb_domain::matching::{to_i64, GeoPoint};
 use asb_domain::police_uk::{self, Layout, StreetRow};
 use asb_store::{BadRow, HistoricalRow, LsoaArea, Store};
-use h3o::{LatLng, Resolution};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -135,8 +135,8 @@ impl Placer {
             return self.areas.locate(lat, lon).map(|a| a.code.clone());
         }
         let b = boroughs::nearest(lat, lon);
-        let here = asb_domain::matching::GeoPoint::new(lat, lon).ok()?;
-        let centre = asb_domain::matching::GeoPoint::new(b.lat, b.lon).ok()?;
+        let here = GeoPoint::new(lat, lon).ok()?;
+        let centre = GeoPoint::new(b.lat, b.lon).ok()?;
         (here.distance_m(&centre) <= NEAREST_CENTRE_M).then(|| b.ons_code.to_string())
     }
 }
@@ -244,10 +244,8 @@ fn text(bytes: &[u8]) -> String {
 
 fn historical(row: &StreetRow<'_>, key: (i64, i64), placer: &Placer) -> HistoricalRow {
     let s = |v: Option<&str>| v.map(str::to_string);
-    let h3 = row
-        .point
-        .and_then(|(lat, lon)| LatLng::new(lat, lon).ok())
-        .map(|ll| asb_domain::matching::geo::to_i64(u64::from(ll.to_cell(Resolution::Eleven))));
+    // The cell at the resolution places use (11), so hotspots can group by any coarser one.
+    let h3 = row.point.and_then(|(lat, lon)| GeoPoint::new(lat, lon).ok()).map(|p| to_i64(p.cell()));
     HistoricalRow {
         key,
         month: row.month.to_string(),
