@@ -6,6 +6,8 @@
 //! near" the same street in the same LSOA), so a row's identity is its content plus how many
 //! identical rows came before it in the same file.
 
+use crate::matching::{to_i64, GeoPoint, CELL_RESOLUTION};
+use h3o::{CellIndex, LatLng, Resolution};
 use sha2::{Digest, Sha256};
 
 /// The header of every street-level file, in order.
@@ -183,7 +185,8 @@ impl Layout {
     }
 }
 
-fn check_month(month: &str) -> Result<(), String> {
+/// `YYYY-MM`, or what is wrong with it.
+pub fn check_month(month: &str) -> Result<(), String> {
     let ok = month.len() == 7
         && month.as_bytes()[4] == b'-'
         && month[..4].parse::<u16>().is_ok_and(|y| (1990..=2999).contains(&y))
@@ -202,6 +205,48 @@ fn check_point(lat: &str, lon: &str) -> Result<(f64, f64), String> {
         return Err(format!("Latitude {lat}, Longitude {lon} is not in the UK"));
     }
     Ok((la, lo))
+}
+
+/// How an exported location is generalised, as police.uk does for its map points: a record is
+/// shown at the centre of the H3 cell (resolution 9, about 0.1 km²) it lies in when asb knows of
+/// at least [`MIN_ADDRESSES`] addresses in that cell, else at the centre of the wider cell
+/// (resolution 8, about 0.7 km²) around it. The street is named only in the first case.
+pub const PUBLIC_CELL: Resolution = Resolution::Nine;
+pub const WIDER_CELL: Resolution = Resolution::Eight;
+pub const MIN_ADDRESSES: i64 = 8;
+
+/// The public cell of a point, and the range of the resolution-11 cells (as stored, see
+/// `matching::to_i64`) inside it, for counting the addresses there with one index range.
+pub fn public_cell(p: &GeoPoint) -> (CellIndex, (i64, i64)) {
+    let cell = CellIndex::try_from(p.cell()).ok().and_then(|c| c.parent(PUBLIC_CELL));
+    // `p.cell()` is a valid cell and resolution 9 is coarser than 11, so both always succeed.
+    let cell = cell.unwrap_or_else(|| unreachable!("a resolution-11 cell has a resolution-9 parent"));
+    let mut children = cell.children(CELL_RESOLUTION);
+    let first = children.next().map_or(0, |c| to_i64(u64::from(c)));
+    let last = children.last().map_or(first, |c| to_i64(u64::from(c)));
+    (cell, (first, last))
+}
+
+/// Where an exported record is shown, and whether its street may be named.
+pub fn public_point(cell: CellIndex, addresses_in_cell: i64) -> ((f64, f64), bool) {
+    let shown = if addresses_in_cell >= MIN_ADDRESSES { cell } else { cell.parent(WIDER_CELL).unwrap_or(cell) };
+    let c = LatLng::from(shown);
+    ((c.lat(), c.lng()), addresses_in_cell >= MIN_ADDRESSES)
+}
+
+/// police.uk's location text for an exported record: "On or near" the street of its address
+/// (house numbers and flats dropped), when the street may be named.
+pub fn public_location(address: Option<&str>, name_street: bool) -> String {
+    let street = address.filter(|_| name_street).and_then(|a| {
+        let words: Vec<&str> = a
+            .split(',')
+            .flat_map(str::split_whitespace)
+            .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
+            .filter(|w| !["flat", "apartment", "apt", "unit"].contains(&w.to_ascii_lowercase().as_str()))
+            .collect();
+        (!words.is_empty()).then(|| words.join(" "))
+    });
+    street.map_or_else(|| "On or near a public place".to_string(), |s| format!("On or near {s}"))
 }
 
 /// A file's rows, one record per row, for writing: the standard 12 fields.
@@ -302,6 +347,33 @@ mod tests {
         let mut elsewhere = ROW;
         elsewhere[6] = "On or near Elsewhere";
         assert_ne!(Layout::standard().parse(&elsewhere).unwrap().key("0"), a.key("0"));
+    }
+
+    #[test]
+    fn an_exported_point_is_a_cell_centre_and_the_wider_one_below_eight_addresses() {
+        let home = GeoPoint::new(51.5290, -0.1255).unwrap();
+        let (cell, (lo, hi)) = public_cell(&home);
+        assert_eq!(cell.resolution(), PUBLIC_CELL);
+        let own = to_i64(home.cell());
+        assert!(lo <= own && own <= hi, "the point's own cell is in its public cell's range");
+        let ((lat, lon), named) = public_point(cell, MIN_ADDRESSES);
+        assert!(named);
+        let centre = GeoPoint::new(lat, lon).unwrap();
+        assert!(home.distance_m(&centre) < 400.0 && home.distance_m(&centre) > 0.0);
+        assert_eq!(CellIndex::try_from(centre.cell()).unwrap().parent(PUBLIC_CELL), Some(cell));
+        let ((wlat, wlon), named) = public_point(cell, MIN_ADDRESSES - 1);
+        assert!(!named);
+        let wide = GeoPoint::new(wlat, wlon).unwrap();
+        assert_ne!((wlat, wlon), (lat, lon));
+        assert_eq!(CellIndex::try_from(wide.cell()).unwrap().parent(WIDER_CELL), cell.parent(WIDER_CELL));
+    }
+
+    #[test]
+    fn the_location_names_the_street_only_without_numbers() {
+        assert_eq!(public_location(Some("Flat 3, 12 Acacia Avenue"), true), "On or near Acacia Avenue");
+        assert_eq!(public_location(Some("12a High Street"), true), "On or near High Street");
+        assert_eq!(public_location(Some("12 Acacia Avenue"), false), "On or near a public place");
+        assert_eq!(public_location(None, true), "On or near a public place");
     }
 
     #[test]

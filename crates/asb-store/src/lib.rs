@@ -31,7 +31,7 @@ pub use first_contact::{CheckResult, MatchedPerson, PlaceSummary, RecordOutcome,
 pub use incidents::{IncidentDetail, IncidentPerson, Reader, Shown};
 pub use measures::{AreaMeasures, Figures, Measures, MonthFigures, DEFINITIONS as MEASURE_DEFINITIONS};
 pub use orgs::Organisation;
-pub use police_uk::{BadRow, FileImport, HistoricalRow, LsoaArea, Quarantined};
+pub use police_uk::{BadRow, FileImport, HistoricalRow, LsoaArea, OwnRecord, Quarantined};
 pub use pools::{display_url, Health, Options, ReplicaHealth};
 pub use supervision::{
     ChangeRecord, DueItem, Queue, QueueItem, ReviewOutcome, ReviewRecord, Scope, Supervision, Values, VictimUpdate,

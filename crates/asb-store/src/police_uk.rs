@@ -268,3 +268,57 @@ async fn insert_rows(db: &mut Db<'_>, import_id: i64, rows: &[&HistoricalRow]) -
     }
     Ok(n)
 }
+
+/// One of asb's own police records for the open-data export: when, where (the place asked
+/// about, before it is generalised), and which force.
+#[derive(Debug, Clone)]
+pub struct OwnRecord {
+    pub received_at: DateTime<Utc>,
+    pub force: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub address: Option<String>,
+}
+
+type OwnRow = (Ts, Option<String>, Option<f64>, Option<f64>, Option<String>);
+
+impl Store {
+    /// Police records received in `[from, to)`, oldest first. Partner organisations' records
+    /// are theirs to publish, not the force's.
+    pub async fn own_police_records(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<OwnRecord>> {
+        let mut conn = self.current().await?;
+        let db = &mut conn.db();
+        let sql = format!(
+            "SELECT i.received_at, COALESCE(CASE WHEN o.kind = 'force' THEN o.name END,
+                                            CASE WHEN o1.kind = 'force' THEN o1.name END, o2.name),
+                    p.lat, p.lon, p.address
+             FROM incidents i
+             JOIN organisations o ON o.id = i.organisation_id
+             LEFT JOIN organisations o1 ON o1.id = o.parent_id
+             LEFT JOIN organisations o2 ON o2.id = o1.parent_id
+             LEFT JOIN places p ON p.id = i.place_id
+             WHERE i.received_at >= $1 AND i.received_at < $2 AND o.kind IN {}
+             ORDER BY i.received_at, i.id",
+            crate::supervision::police_kinds()
+        );
+        let rows: Vec<OwnRow> = on!(db, c => sqlx::query_as(&sql).bind(Ts(from)).bind(Ts(to)).fetch_all(c).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(at, force, lat, lon, address)| OwnRecord {
+                received_at: at.0,
+                force: force.unwrap_or_default(),
+                lat,
+                lon,
+                address,
+            })
+            .collect())
+    }
+
+    /// How many known addresses (places) have their resolution-11 cell in `[lo, hi]`.
+    pub async fn places_in_cells(&self, lo: i64, hi: i64) -> Result<i64> {
+        let mut conn = self.current().await?;
+        let db = &mut conn.db();
+        Ok(on!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM places WHERE h3 BETWEEN $1 AND $2")
+            .bind(lo).bind(hi).fetch_one(c).await?))
+    }
+}

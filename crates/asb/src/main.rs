@@ -1,6 +1,7 @@
 //! The one binary: `asb demo`, `asb serve`, `asb migrate`, `asb migrate-data`, `asb generate`,
-//! `asb token`, `asb user`, `asb audit`, `asb import`, `asb report`.
+//! `asb token`, `asb user`, `asb audit`, `asb import`, `asb export`, `asb report`.
 
+mod export;
 mod generate;
 mod import;
 
@@ -158,6 +159,11 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Publish: asb's own records in open-data formats.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Reports from the record.
     Report {
         #[command(subcommand)]
@@ -217,6 +223,22 @@ enum QuarantineCommand {
         /// Corrected text (one CSV row in the standard 12 columns) for the one id given.
         #[arg(long)]
         row: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// The force's own ASB records of one month in the data.police.uk street-level format,
+    /// anonymised: each location generalised to a public point, no names, no narrative.
+    PoliceUk {
+        #[command(flatten)]
+        db: Db,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -484,6 +506,13 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::User { command } => user_command(command).await,
         Command::Import { command } => import_command(command).await,
+        Command::Export { command: ExportCommand::PoliceUk { db, month, out } } => {
+            let n = export::police_uk(&db.open().await?, &month, out.as_deref()).await?;
+            if let Some(path) = out {
+                println!("wrote {n} records of {month} to {}", path.display());
+            }
+            Ok(())
+        }
         Command::Report { command: ReportCommand::Monthly { db, force, json } } => {
             import::report_monthly(&db.open().await?, &force, json).await
         }

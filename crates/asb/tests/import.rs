@@ -651,3 +651,80 @@ fn a_file_named_that_is_not_street_level_is_an_error() {
     assert!(!out.status.success(), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("none yet"), "nothing imported: {}", text(&out.stderr));
 }
+
+#[tokio::test]
+async fn an_exported_month_is_anonymised_and_imports_back_as_the_same_count() {
+    let db = Db::new("export");
+    let out = db.run(&["generate", "--people", "400", "--incidents", "1500", "--seed", "11", "--years", "1"]);
+    assert!(out.status.success(), "generate: {}", text(&out.stderr));
+    // What must never be published: people's names and the narratives.
+    let secrets = db
+        .pairs(
+            "SELECT DISTINCT p.name, NULL FROM people p WHERE p.name IS NOT NULL
+             UNION ALL SELECT DISTINCT i.narrative, NULL FROM incidents i",
+        )
+        .await;
+    let secrets: Vec<String> = secrets.into_iter().filter_map(|(s, _)| s).filter(|s| s.len() > 6).collect();
+    // Last month's police records, as the database has them.
+    let month = chrono::Utc::now().checked_sub_months(chrono::Months::new(1)).unwrap().format("%Y-%m").to_string();
+    let (from, to) = (format!("{month}-01"), {
+        let d = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").unwrap();
+        d.checked_add_months(chrono::Months::new(1)).unwrap().format("%Y-%m-%d").to_string()
+    });
+    let ts = |d: &str| {
+        let t = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+        if db.url.starts_with("sqlite:") {
+            t.timestamp().to_string()
+        } else {
+            format!("'{}'", t.to_rfc3339())
+        }
+    };
+    let police = db
+        .count(&format!(
+            "SELECT COUNT(*) FROM incidents i JOIN organisations o ON o.id = i.organisation_id
+             WHERE i.received_at >= {} AND i.received_at < {} AND o.kind IN ('force', 'borough', 'neighbourhood_team')",
+            ts(&from),
+            ts(&to)
+        ))
+        .await;
+    assert!(police > 10, "the generated month has police records: {police}");
+
+    let file = db.dir.path().join("export.csv");
+    let out = db.run(&["export", "police-uk", "--month", &month, "--out", &file.display().to_string()]);
+    assert!(out.status.success(), "export: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("wrote {police} records of {month}")), "{}", text(&out.stdout));
+    let body = std::fs::read_to_string(&file).unwrap();
+    let mut rdr = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(rdr.headers().unwrap().iter().collect::<Vec<_>>().join(","), HEADER);
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len() as i64, police);
+    for r in &rows {
+        assert_eq!((&r[0], &r[1], &r[3], &r[9], &r[10]), ("", month.as_str(), MET, "Anti-social behaviour", ""));
+        assert!(r[6].starts_with("On or near ") || &r[6] == "No Location", "{r:?}");
+        assert!(!r[6].chars().any(|c| c.is_ascii_digit()), "no house numbers: {r:?}");
+    }
+    // No name or narrative is published, and no point is where a record's place is.
+    for s in &secrets {
+        assert!(!body.contains(s.as_str()), "{s:?} is in the export");
+    }
+    let exact = db.pairs("SELECT CAST(lat AS TEXT), CAST(lon AS TEXT) FROM places").await;
+    let published: std::collections::HashSet<(String, String)> =
+        rows.iter().map(|r| (r[5].to_string(), r[4].to_string())).collect();
+    let exact: Vec<(f64, f64)> =
+        exact.into_iter().filter_map(|(a, b)| Some((a?.parse().ok()?, b?.parse().ok()?))).collect();
+    for (lat, lon) in &published {
+        let (lat, lon): (f64, f64) = (lat.parse().unwrap(), lon.parse().unwrap());
+        assert!(!exact.iter().any(|(a, b)| (a - lat).abs() < 1e-6 && (b - lon).abs() < 1e-6), "{lat},{lon} is a place");
+    }
+    assert!(published.len() < rows.len(), "records share generalised points");
+
+    // Export, then import: the same count for the month, once however often.
+    let (sum, _) = db.import(&[&file]);
+    assert_eq!((sum["imported"].as_i64(), sum["quarantined"].as_i64()), (Some(police), Some(0)), "{sum}");
+    assert_eq!(db.monthly(MET), json!([{"month": month, "asb": police}]));
+    assert_eq!(db.import(&[&file]).0["imported"], 0);
+
+    let out = db.run(&["export", "police-uk", "--month", "2026-13"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--month: Month \"2026-13\" is not YYYY-MM"), "{}", text(&out.stderr));
+}
