@@ -6,6 +6,7 @@ use crate::engine::{exec, on, Db, Json, Ts};
 use crate::history;
 use crate::matching::{exact_places, find_people, find_places, PersonMatch, PlaceMatch};
 use crate::{audit, orgs, read_only, AuditEvent, Result, Store, StoreError};
+use asb_domain::areas::AreaIndex;
 use asb_domain::contact::{ValidCheck, ValidContact};
 use asb_domain::history::{HistoryEntry, Role};
 use asb_domain::matching::{geo, AddressLine, GeoPoint, PersonName, PhoneNumber, Postcode};
@@ -380,6 +381,8 @@ impl Store {
         user_id: Option<i64>,
     ) -> Result<RecordOutcome> {
         let received_at = c.received_at.unwrap_or(now);
+        // Outside the transaction: a reload of the boundaries must not hold the writer.
+        let areas = self.area_index().await?;
         let mut tx = self.begin().await?;
         let db = &mut tx.db();
         // A report belongs to the organisation named, else to the recording user's own.
@@ -454,7 +457,7 @@ impl Store {
             known_vulnerable.clone()
         };
 
-        let place_id = upsert_place(db, c, &f, received_at).await?;
+        let place_id = upsert_place(db, c, &f, received_at, &areas).await?;
         let person_id = upsert_caller(db, c, &f, received_at, place_id).await?;
 
         let reference = next_reference(db, received_at.year()).await?;
@@ -601,13 +604,23 @@ async fn next_reference(db: &mut Db<'_>, year: i32) -> Result<IncidentRef> {
     Ok(IncidentRef::new(year, seq as u64))
 }
 
-fn borough_for(point: Option<GeoPoint>, postcode: Option<&Postcode>) -> Option<&'static boroughs::Borough> {
-    postcode
-        .and_then(|p| boroughs::by_district(p.district()))
-        .or_else(|| point.map(|p| boroughs::nearest(p.lat(), p.lon())))
+/// The borough a new place is in: by the imported boundaries where there are any (its ONS code),
+/// else by its postcode district, else the nearest borough centre.
+fn borough_for(point: Option<GeoPoint>, postcode: Option<&Postcode>, areas: &AreaIndex) -> Option<String> {
+    point
+        .and_then(|p| areas.locate(p.lat(), p.lon()))
+        .map(|a| a.code.clone())
+        .or_else(|| postcode.and_then(|p| boroughs::by_district(p.district())).map(|b| b.ons_code.to_string()))
+        .or_else(|| point.map(|p| boroughs::nearest(p.lat(), p.lon()).ons_code.to_string()))
 }
 
-async fn upsert_place(db: &mut Db<'_>, c: &ValidContact, f: &Findings, at: DateTime<Utc>) -> Result<i64> {
+async fn upsert_place(
+    db: &mut Db<'_>,
+    c: &ValidContact,
+    f: &Findings,
+    at: DateTime<Utc>,
+    areas: &AreaIndex,
+) -> Result<i64> {
     let l = &c.location;
     // The same address is the same place; a bare point or postcode makes a new one.
     if l.address.is_some() {
@@ -626,8 +639,8 @@ async fn upsert_place(db: &mut Db<'_>, c: &ValidContact, f: &Findings, at: DateT
         }
     }
     let point = l.point.or(f.places.centre);
-    let borough = match borough_for(point, l.postcode.as_ref()) {
-        Some(b) => orgs::by_code(db, &orgs::borough_code(b.ons_code)).await?.map(|o| o.id),
+    let borough = match borough_for(point, l.postcode.as_ref(), areas) {
+        Some(code) => orgs::by_code(db, &orgs::borough_code(&code)).await?.map(|o| o.id),
         None => None,
     };
     let sql = "INSERT INTO places (address, address_norm, postcode, lat, lon, h3, borough_id, created_at)

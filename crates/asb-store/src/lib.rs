@@ -3,6 +3,7 @@
 //! primary and any number of streaming replicas). Every change and its audit event are written
 //! in one transaction.
 
+mod areas;
 mod audit;
 mod bulk;
 mod copy;
@@ -122,6 +123,7 @@ pub(crate) use read_only;
 pub struct Store {
     pools: Pools,
     audit_head: audit::HeadCache,
+    areas: areas::AreaCache,
 }
 
 impl Store {
@@ -152,7 +154,7 @@ impl Store {
     /// Open with replicas, pool size and lag limit as given.
     pub async fn connect_with(url: &str, options: &Options) -> Result<Store> {
         let pools = Pools::connect(url, options).await?;
-        let store = Store { pools, audit_head: Default::default() };
+        let store = Store { pools, audit_head: Default::default(), areas: Default::default() };
         store.seal_audit_chain().await?;
         Ok(store)
     }

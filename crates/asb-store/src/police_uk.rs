@@ -234,6 +234,7 @@ impl Store {
                 .bind(code).bind(name).bind(Json::from(geometry.clone())).bind(now).execute(c).await?);
         }
         tx.commit().await?;
+        self.areas.clear();
         Ok(areas.len() as i64)
     }
 

@@ -362,3 +362,29 @@ async fn measures_from_known_inputs() {
     assert_eq!((m.force.total.reviews_due, m.force.total.reviews_on_time), (4, 0));
     assert_eq!(m.force.months[2].figures.reviews_due, 1);
 }
+
+#[tokio::test]
+async fn imported_boundaries_place_a_new_report_in_the_borough_it_falls_in() {
+    let (store, _d) = store().await;
+    // A point near Camden's centre, given without a postcode: the nearest centre says Camden.
+    let at_point = |phone: &str| {
+        let mut c = contact(phone, high(), None);
+        c.location.address = None;
+        c.location.postcode = None;
+        c.location.point = Some(asb_domain::matching::GeoPoint::new(51.5290, -0.1250).unwrap());
+        c
+    };
+    let camden = user(&store, "sgt-camden", CAMDEN, &["sergeant"]).await;
+    let hackney = user(&store, "sgt-hackney", HACKNEY, &["sergeant"]).await;
+    let due = t0() + Duration::hours(24);
+    let first = store.record_contact(&Policies::defaults(), t0(), &at_point("020 7946 0011"), None).await.unwrap();
+    assert!(store.supervision_queue(due, &camden).await.unwrap().items.iter().any(|i| i.reference == first.reference));
+
+    // A boundary (drawn here round the point) labelled Hackney: the next report there is Hackney's.
+    let square = json!({"type": "Polygon", "coordinates": [[[-0.13, 51.52], [-0.12, 51.52], [-0.12, 51.535], [-0.13, 51.535], [-0.13, 51.52]]]});
+    store.import_boundaries(&[("E09000012".into(), "Hackney".into(), square)]).await.unwrap();
+    let second = store.record_contact(&Policies::defaults(), t0(), &at_point("020 7946 0012"), None).await.unwrap();
+    let in_queue = |q: &asb_store::Queue, r: &str| q.items.iter().any(|i| i.reference == r);
+    assert!(in_queue(&store.supervision_queue(due, &hackney).await.unwrap(), &second.reference));
+    assert!(!in_queue(&store.supervision_queue(due, &camden).await.unwrap(), &second.reference));
+}

@@ -103,7 +103,7 @@ fn read_input(f: &Found) -> Result<Vec<u8>> {
 /// one is near enough to be London.
 pub struct Placer {
     lsoa: HashMap<String, String>,
-    areas: AreaIndex,
+    areas: Arc<AreaIndex>,
 }
 
 /// Farther than this from every borough centre is not London.
@@ -111,19 +111,7 @@ const NEAREST_CENTRE_M: f64 = 8_000.0;
 
 impl Placer {
     pub async fn load(store: &Store) -> Result<Placer> {
-        let lsoa = store.lsoa_areas().await?;
-        let features: Vec<serde_json::Value> = store
-            .boundaries()
-            .await?
-            .into_iter()
-            .map(|(code, name, geometry)| {
-                serde_json::json!({"type": "Feature", "properties": {"code": code, "name": name}, "geometry": geometry})
-            })
-            .collect();
-        let collection = serde_json::json!({"type": "FeatureCollection", "features": features}).to_string();
-        let parsed = areas::parse_geojson(&collection, Some("code"), Some("name"))
-            .map_err(|e| anyhow::anyhow!("the stored boundaries no longer read: {e}"))?;
-        Ok(Placer { lsoa, areas: AreaIndex::new(parsed) })
+        Ok(Placer { lsoa: store.lsoa_areas().await?, areas: store.area_index().await? })
     }
 
     pub fn place(&self, lsoa: Option<&str>, point: Option<(f64, f64)>) -> Option<String> {
