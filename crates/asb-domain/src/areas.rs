@@ -118,6 +118,41 @@ impl Area {
     pub fn bbox(&self) -> (f64, f64, f64, f64) {
         self.bbox
     }
+
+    /// Every ring of the boundary, outer rings and holes alike, as (lon, lat) positions in the
+    /// file's order: what a map draws (with the even-odd fill rule, holes come out as holes).
+    pub fn rings(&self) -> impl Iterator<Item = &[(f64, f64)]> {
+        self.polygons.iter().flat_map(|p| std::iter::once(p.outer.as_slice()).chain(p.holes.iter().map(Vec::as_slice)))
+    }
+}
+
+/// What an imported area is for. Records are placed in boroughs (local authority districts);
+/// neighbourhoods (wards, beats, a partnership's own areas) are defined for analysis and may
+/// overlap them, so they never decide a record's borough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AreaKind {
+    Borough,
+    Neighbourhood,
+}
+
+impl AreaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AreaKind::Borough => "borough",
+            AreaKind::Neighbourhood => "neighbourhood",
+        }
+    }
+}
+
+impl std::str::FromStr for AreaKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "borough" => Ok(AreaKind::Borough),
+            "neighbourhood" => Ok(AreaKind::Neighbourhood),
+            other => Err(format!("{other:?} is not an area kind: borough or neighbourhood")),
+        }
+    }
 }
 
 /// The areas, in order, for placing many points.
@@ -627,6 +662,10 @@ mod tests {
         for odd in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             assert!(!area.contains(odd, 5.0) && !area.contains(45.0, odd));
         }
+        // A map draws both rings, (lon, lat) as in the file.
+        let rings: Vec<&[(f64, f64)]> = area.rings().collect();
+        assert_eq!(rings.len(), 2);
+        assert_eq!((rings[0][1], rings[1][1]), ((10.0, 40.0), (4.0, 46.0)));
     }
 
     #[test]

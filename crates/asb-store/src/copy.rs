@@ -344,7 +344,7 @@ const TABLES: &[Table] = &[
     Table {
         name: "area_boundaries",
         key: Key::InsertionOrder,
-        columns: &[("code", Text), ("name", Text), ("geometry", Json), ("imported_at", Time)],
+        columns: &[("code", Text), ("name", Text), ("kind", Text), ("geometry", Json), ("imported_at", Time)],
     },
 ];
 

@@ -5,6 +5,7 @@
 use crate::bulk::PARAMS;
 use crate::engine::{exec, on, Db, Json, Ts};
 use crate::{Result, Store};
+use asb_domain::areas::AreaKind;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 use std::collections::{BTreeMap, HashMap};
@@ -222,28 +223,40 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// Replace the boundaries given (by code), in one transaction.
+    /// Replace the boroughs' boundaries given (by code), in one transaction.
     pub async fn import_boundaries(&self, areas: &[(String, String, serde_json::Value)]) -> Result<i64> {
+        self.import_areas(AreaKind::Borough, areas).await
+    }
+
+    /// Replace the areas given (by code), of the kind given, in one transaction.
+    pub async fn import_areas(&self, kind: AreaKind, areas: &[(String, String, serde_json::Value)]) -> Result<i64> {
         let mut tx = self.begin().await?;
         let db = &mut tx.db();
         let now = Ts(Utc::now());
         for (code, name, geometry) in areas {
             exec!(db, c => sqlx::query(
-                "INSERT INTO area_boundaries (code, name, geometry, imported_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, geometry = excluded.geometry, imported_at = excluded.imported_at")
-                .bind(code).bind(name).bind(Json::from(geometry.clone())).bind(now).execute(c).await?);
+                "INSERT INTO area_boundaries (code, name, kind, geometry, imported_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+                   geometry = excluded.geometry, imported_at = excluded.imported_at")
+                .bind(code).bind(name).bind(kind.as_str()).bind(Json::from(geometry.clone())).bind(now).execute(c).await?);
         }
         tx.commit().await?;
         self.areas.clear();
         Ok(areas.len() as i64)
     }
 
-    /// Every imported boundary: code, name and GeoJSON geometry.
+    /// The boroughs' boundaries: code, name and GeoJSON geometry.
     pub async fn boundaries(&self) -> Result<Vec<(String, String, serde_json::Value)>> {
+        self.areas_of(AreaKind::Borough).await
+    }
+
+    /// Every imported area of a kind: code, name and GeoJSON geometry.
+    pub async fn areas_of(&self, kind: AreaKind) -> Result<Vec<(String, String, serde_json::Value)>> {
         let mut conn = self.current().await?;
         let db = &mut conn.db();
         let rows: Vec<(String, String, Json)> = on!(db, c => sqlx::query_as(
-            "SELECT code, name, geometry FROM area_boundaries ORDER BY code").fetch_all(c).await?);
+            "SELECT code, name, geometry FROM area_boundaries WHERE kind = $1 ORDER BY code")
+            .bind(kind.as_str()).fetch_all(c).await?);
         Ok(rows.into_iter().map(|(c, n, g)| (c, n, g.0)).collect())
     }
 }

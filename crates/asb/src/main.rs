@@ -201,6 +201,9 @@ enum ImportCommand {
         #[command(flatten)]
         db: Db,
         path: PathBuf,
+        /// `borough` (records are placed in these) or `neighbourhood` (areas for analysis).
+        #[arg(long, default_value = "borough")]
+        kind: asb_domain::areas::AreaKind,
     },
     /// List the quarantined rows (file, line, reason, text).
     Quarantine {
@@ -536,11 +539,11 @@ async fn import_command(command: ImportCommand) -> Result<()> {
             println!("imported {} LSOA lookups from {}", rows.len(), path.display());
             Ok(())
         }
-        ImportCommand::Boundaries { db, path } => {
+        ImportCommand::Boundaries { db, path, kind } => {
             let areas = import::read_boundaries(&path)?;
             let store = db.open_or_create(&Options::default()).await?;
-            store.import_boundaries(&areas).await?;
-            println!("imported {} area boundaries from {}", areas.len(), path.display());
+            store.import_areas(kind, &areas).await?;
+            println!("imported {} area boundaries ({}) from {}", areas.len(), kind.as_str(), path.display());
             Ok(())
         }
         ImportCommand::Quarantine { db, json, command: None } => import::quarantine_list(&db.open().await?, json).await,

@@ -587,6 +587,17 @@ async fn lookups_and_boundaries_place_records_in_their_area() {
     assert_eq!(db.count("SELECT COUNT(*) FROM area_boundaries").await, 33);
     assert_eq!(db.count("SELECT COUNT(*) FROM area_boundaries WHERE code = 'E09000098'").await, 0);
 
+    // A neighbourhood drawn over the Camden point is an area for analysis: it never places a record.
+    let ward = r#"{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"WD22CD": "E05000129", "WD22NM": "Regent's Park"},
+        "geometry": {"type": "Polygon", "coordinates": [[[-0.13, 51.52], [-0.12, 51.52], [-0.12, 51.535], [-0.13, 51.535], [-0.13, 51.52]]]}}]}"#;
+    let ward = db.file("ward.geojson", ward.as_bytes());
+    let out = db.run(&["import", "boundaries", "--kind", "neighbourhood", &ward.display().to_string()]);
+    assert!(out.status.success(), "import boundaries --kind neighbourhood: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 1 area boundaries (neighbourhood)"), "{}", text(&out.stdout));
+    assert_eq!(db.count("SELECT COUNT(*) FROM area_boundaries WHERE kind = 'neighbourhood'").await, 1);
+    let out = db.run(&["import", "boundaries", "--kind", "ward", &ward.display().to_string()]);
+    assert!(!out.status.success() && text(&out.stderr).contains("not an area kind"), "{}", text(&out.stderr));
+
     let placed = db.file(
         "placed.csv",
         &lines(

@@ -64,6 +64,8 @@ CREATE TABLE area_boundaries (
     id          bigserial NOT NULL,
     code        text PRIMARY KEY,
     name        text NOT NULL,
+    -- 'borough': records are placed in these; 'neighbourhood': areas defined for analysis.
+    kind        text NOT NULL DEFAULT 'borough',
     geometry    jsonb NOT NULL,
     imported_at timestamptz NOT NULL
 );

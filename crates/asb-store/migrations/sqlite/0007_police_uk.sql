@@ -70,6 +70,8 @@ CREATE TABLE lsoa_lookup (
 CREATE TABLE area_boundaries (
     code        TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
+    -- 'borough': records are placed in these; 'neighbourhood': areas defined for analysis.
+    kind        TEXT NOT NULL DEFAULT 'borough',
     geometry    TEXT NOT NULL,
     imported_at INTEGER NOT NULL
 );
