@@ -127,6 +127,11 @@ pub enum Action {
     DipSample,
     /// The inspection measures (aggregates, no personal data).
     ViewMeasures,
+    /// Analysis: trends, hotspots, repeat locations and counts of repeat and acute victims
+    /// (aggregates and places; no one's name).
+    ViewAnalysis,
+    /// The repeat and acute victims by name: personal data, each look logged.
+    ViewVictimList,
     /// Who looked at or changed a record.
     ViewAudit,
     /// Create users, set their roles, disable them.
@@ -154,6 +159,16 @@ pub const PERMISSIONS: &[(Action, &[Role])] = &[
     (Action::Supervise, &[Sergeant, Inspector, ChiefInspector]),
     (Action::DipSample, &[Sergeant, Inspector, ChiefInspector]),
     (Action::ViewMeasures, &[Sergeant, Inspector, ChiefInspector, Analyst, Administrator]),
+    // Analysis serves those who plan and task the response to ASB: the analyst, the
+    // neighbourhood officer and the SPOC who work problems, and the supervising ranks. Call
+    // handlers and response officers see what they need per call (the first-contact check);
+    // partners wait for an information sharing agreement to name it; administrators do not
+    // need it for managing accounts.
+    (Action::ViewAnalysis, &[NeighbourhoodOfficer, Spoc, Sergeant, Inspector, ChiefInspector, Analyst]),
+    // The victims themselves only for those who act on the list (the SPOC and neighbourhood
+    // officer who contact and support them, the ranks who oversee it); not the analyst, who
+    // sees aggregates only.
+    (Action::ViewVictimList, &[NeighbourhoodOfficer, Spoc, Sergeant, Inspector, ChiefInspector]),
     (Action::ViewAudit, &[Administrator]),
     (Action::ManageUsers, &[Administrator]),
 ];
@@ -310,6 +325,13 @@ mod tests {
         assert!(allows(&[Administrator], Action::ViewAudit));
         assert!(!allows(&[Administrator], Action::CheckFirstContact), "administrators do not search people");
         assert!(!allows(&[Analyst], Action::ViewIncident), "analysts see aggregates only");
+        assert!(allows(&[Analyst], Action::ViewAnalysis));
+        assert!(!allows(&[Analyst], Action::ViewVictimList), "analysts see counts of victims, not names");
+        assert!(!allows(&[Administrator], Action::ViewVictimList));
+        assert!(!allows(&[CallHandler, PartnerCaseworker], Action::ViewVictimList));
+        for r in roles_for(Action::ViewVictimList) {
+            assert!(allows(&[*r], Action::ViewAnalysis), "{r} lists victims, so sees the analysis it sits in");
+        }
         assert!(!allows(&[CallHandler], Action::Supervise));
         assert!(!allows(&[Sergeant, Inspector], Action::ViewAudit));
         assert!(allows(&[CallHandler, Sergeant], Action::Supervise), "any one role suffices");

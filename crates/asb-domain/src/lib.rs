@@ -3,10 +3,12 @@
 //! state as a sentence lives here, so the HTTP API, the pages and the CLI all reach one rule.
 
 pub mod access;
+pub mod analysis;
 pub mod areas;
 pub mod boroughs;
 pub mod contact;
 pub mod history;
+pub mod hotspots;
 pub mod matching;
 pub mod nsir;
 pub mod police_uk;

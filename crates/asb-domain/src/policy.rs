@@ -102,6 +102,8 @@ pub struct Policies {
     pub risk: Questionnaire,
     pub next_steps: NextStepsPolicy,
     pub supervision: crate::supervision::SupervisionPolicy,
+    pub emerging_hotspot: crate::hotspots::EmergingPolicy,
+    pub acute_victim: crate::analysis::AcuteVictimPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +115,7 @@ pub enum PolicyError {
 }
 
 /// The policy files, by file name, as shipped in `policies/`.
-pub const DEFAULT_FILES: [(&str, &str); 8] = [
+pub const DEFAULT_FILES: [(&str, &str); 10] = [
     ("repeat-victim.toml", include_str!("../../../policies/repeat-victim.toml")),
     ("repeat-location.toml", include_str!("../../../policies/repeat-location.toml")),
     ("repeat-subject.toml", include_str!("../../../policies/repeat-subject.toml")),
@@ -122,6 +124,8 @@ pub const DEFAULT_FILES: [(&str, &str); 8] = [
     ("risk-questionnaire.toml", include_str!("../../../policies/risk-questionnaire.toml")),
     ("next-steps.toml", include_str!("../../../policies/next-steps.toml")),
     ("supervision.toml", include_str!("../../../policies/supervision.toml")),
+    ("emerging-hotspot.toml", include_str!("../../../policies/emerging-hotspot.toml")),
+    ("acute-victim.toml", include_str!("../../../policies/acute-victim.toml")),
 ];
 
 fn parse<T: serde::de::DeserializeOwned>(files: &BTreeMap<String, String>, name: &str) -> Result<T, PolicyError> {
@@ -154,6 +158,8 @@ impl Policies {
             risk: parse(&files, "risk-questionnaire.toml")?,
             next_steps: parse(&files, "next-steps.toml")?,
             supervision: parse(&files, "supervision.toml")?,
+            emerging_hotspot: parse(&files, "emerging-hotspot.toml")?,
+            acute_victim: parse(&files, "acute-victim.toml")?,
         };
         policies.check()?;
         Ok(policies)
@@ -180,6 +186,8 @@ impl Policies {
             }
         }
         self.supervision.check().map_err(|m| invalid("supervision.toml", &m))?;
+        self.emerging_hotspot.check().map_err(|m| invalid("emerging-hotspot.toml", &m))?;
+        self.acute_victim.check().map_err(|m| invalid("acute-victim.toml", &m))?;
         Ok(())
     }
 }
@@ -232,6 +240,20 @@ mod tests {
         assert!(err.starts_with("supervision.toml") && err.contains("cadence.high"), "{err}");
         files.insert("supervision.toml".to_string(), text.replace("first_review_hours = 24", "first_review_hours = 0"));
         assert!(Policies::from_files(&files).unwrap_err().to_string().contains("first_review_hours"));
+    }
+
+    #[test]
+    fn the_analysis_rules_ship_and_a_bad_one_is_named() {
+        let p = Policies::defaults();
+        assert_eq!(p.emerging_hotspot.meta.cite(), "emerging hotspot rule v1");
+        assert_eq!((p.acute_victim.min_reports, p.acute_victim.window_days), (10, 365));
+        let mut files = BTreeMap::new();
+        files.insert(
+            "emerging-hotspot.toml".to_string(),
+            DEFAULT_FILES[8].1.replace("significance = 0.01", "significance = 0.9"),
+        );
+        let err = Policies::from_files(&files).unwrap_err().to_string();
+        assert!(err.starts_with("emerging-hotspot.toml") && err.contains("significance"), "{err}");
     }
 
     #[test]

@@ -88,6 +88,15 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/dip-samples", Allowed(DipSample)),
     route("POST", "/api/v1/dip-samples/{id}", Allowed(DipSample)),
     route("GET", "/api/v1/measures", Allowed(ViewMeasures)),
+    route("GET", "/analysis", Allowed(ViewAnalysis)),
+    route("GET", "/analysis/hotspots", Allowed(ViewAnalysis)),
+    route("GET", "/analysis/repeat", Allowed(ViewAnalysis)),
+    route("GET", "/analysis/victims", Allowed(ViewVictimList)),
+    route("GET", "/api/v1/analysis/trends", Allowed(ViewAnalysis)),
+    route("GET", "/api/v1/analysis/hotspots", Allowed(ViewAnalysis)),
+    route("GET", "/api/v1/analysis/repeat-locations", Allowed(ViewAnalysis)),
+    route("GET", "/api/v1/analysis/victims", Allowed(ViewAnalysis)),
+    route("GET", "/api/v1/analysis/victims/people", Allowed(ViewVictimList)),
 ];
 
 /// The entry for a request, by the router's matched path. HEAD is answered as GET.

@@ -199,6 +199,7 @@ const NAV: &[(&str, &str, Action)] = &[
     ("/supervision", "Review queue", Action::Supervise),
     ("/supervision/dip-sample", "Dip sample", Action::DipSample),
     ("/measures", "Measures", Action::ViewMeasures),
+    ("/analysis", "Analysis", Action::ViewAnalysis),
     ("/admin/users", "Users", Action::ManageUsers),
     ("/admin/audit", "Audit trail", Action::ViewAudit),
     ("/account", "Your account", Action::UseSystem),

@@ -4,14 +4,16 @@
 
 pub mod access;
 mod admin;
+mod analysis;
+mod analysis_charts;
 mod api;
 mod assets;
 mod auth;
 mod error;
-mod measures_cache;
 mod openapi;
 mod pages;
 mod signin;
+mod slow_cache;
 mod supervision;
 
 pub use auth::{hash_password, new_totp_secret, totp};
@@ -38,7 +40,8 @@ pub struct AppState {
     pub access: Arc<AccessPolicy>,
     pub clock: Clock,
     pub tokens: Arc<auth::TokenCache>,
-    pub measures: Arc<measures_cache::MeasuresCache>,
+    pub measures: Arc<supervision::MeasuresCache>,
+    pub analysis: Arc<analysis::AnalysisCache>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             clock: Arc::new(Utc::now),
             tokens: Arc::default(),
             measures: Arc::default(),
+            analysis: Arc::default(),
         }
     }
     pub fn with_access_policy(mut self, access: AccessPolicy) -> AppState {
@@ -75,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(signin::routes())
         .merge(admin::routes())
         .merge(supervision::routes())
+        .merge(analysis::routes())
         .merge(assets::routes())
         // Every route above passes the permission table (and the CSRF check) first.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), access::enforce))

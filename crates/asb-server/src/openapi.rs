@@ -19,6 +19,60 @@ fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
+/// The analysis endpoints (`/analysis/...`): their parameters, formats and what they answer.
+fn analysis_paths() -> Value {
+    let param = |name: &str, description: &str, example: Value| json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}, "description": description, "example": example});
+    let months = vec![
+        param("from", "First month, YYYY-MM (default: the period's length before `to`)", json!("2026-01")),
+        param("to", "Last month, YYYY-MM, included (default: this month)", json!("2026-11")),
+    ];
+    let borough = param("borough", "An area: the local authority's ONS code (E09000007) or the borough's code (MPS-E09000007). Unknown codes are refused (422, field borough)", json!("E09000007"));
+    let limit =
+        |default: i64, max: i64| param("limit", &format!("Rows, 1 to {max} (default {default})"), json!(default));
+    let format = |formats: &str| {
+        param("format", &format!("{formats}; or send Accept: text/csv (application/geo+json)"), json!("json"))
+    };
+    let csv = |header: &str| json!({"schema": {"type": "string"}, "example": header});
+    let ok = |what: &str, content: Value| {
+        merge(json!({"200": {"description": what, "content": content}}), problem_responses())
+    };
+    let with = |mut list: Vec<Value>, more: Vec<Value>| {
+        list.extend(more);
+        list
+    };
+    json!({
+        "/analysis/trends": {"get": {
+            "summary": "ASB reports by month, area and NSIR category, with the change on the same month a year earlier",
+            "description": "asb's own incidents (by month received and their place's borough) and the published police.uk records (by month and local authority) together, counted side by side. Published records carry no category (unknown). At most 60 months. Analysts and above.",
+            "parameters": with(months.clone(), vec![borough.clone(), format("json or csv")]),
+            "responses": ok("The trends", json!({"application/json": {"schema": {"type": "object", "required": ["from", "to", "months", "rows"]}}, "text/csv": csv(crate::analysis::TRENDS_CSV)}))
+        }},
+        "/analysis/hotspots": {"get": {
+            "summary": "H3 cells ranked by reports, and the emerging hotspots",
+            "description": "Cells at `resolution` (6–10, default 8) derived from the stored resolution-11 cells; the emerging-hotspot rule (its id, version and plain words in `rule`; the settings in GET /policies, emerging_hotspot) judges each cell over the months ending with `to`, with a reason per cell. Default period: the last 3 months. `format=geojson` gives a FeatureCollection of the hexagons (Polygon, WGS84) with count and emerging properties.",
+            "parameters": with(months.clone(), vec![param("resolution", "H3 resolution, 6 (about 36 km² a cell) to 10 (about 0.015 km²); default 8", json!(8)), borough.clone(), limit(50, 500), format("json, csv or geojson")]),
+            "responses": ok("The cells", json!({"application/json": {"schema": {"type": "object", "required": ["resolution", "rule", "cells", "emerging"]}}, "application/geo+json": {"schema": {"type": "object", "required": ["type", "features"]}}, "text/csv": csv(crate::analysis::HOTSPOTS_CSV)}))
+        }},
+        "/analysis/repeat-locations": {"get": {
+            "summary": "Places (asb's own records) and published map points with the most reports in the period",
+            "parameters": with(months, vec![borough.clone(), limit(20, 500), format("json, csv or geojson")]),
+            "responses": ok("The places and points, ranked", json!({"application/json": {"schema": {"type": "object", "required": ["places", "points"]}}, "application/geo+json": {"schema": {"type": "object"}}, "text/csv": csv(crate::analysis::LOCATIONS_CSV)}))
+        }},
+        "/analysis/victims": {"get": {
+            "summary": "How many repeat, vulnerable repeat and acute victims there are now (counts only, no one named)",
+            "description": "In the 12 months to now, by the repeat-victim, known-vulnerable and acute-victim rules (stated in `rules`). With `borough`, people who reported as the victim there; their reports count wherever they were made.",
+            "parameters": [borough.clone(), format("json or csv")],
+            "responses": ok("The counts", json!({"application/json": {"schema": {"type": "object", "required": ["repeat_victims", "acute_victims", "rules"]}}, "text/csv": csv("measure,count")}))
+        }},
+        "/analysis/victims/people": {"get": {
+            "summary": "The repeat and acute victims by name (personal data; every look is logged)",
+            "description": "Neighbourhood officers, SPOCs and supervising ranks only (not analysts). Vulnerable people first, then by reports, each with the rules' verdict and reason. A user in a borough lists that borough's victims only. The audit event names whose records were listed.",
+            "parameters": [borough, param("acute", "yes: acute victims only", json!("yes")), limit(200, 1000), format("json or csv")],
+            "responses": ok("The people", json!({"application/json": {"schema": {"type": "object", "required": ["people", "repeat_victims", "acute_victims"]}}, "text/csv": csv(crate::analysis::VICTIMS_CSV)}))
+        }}
+    })
+}
+
 pub fn document() -> Value {
     let verdict = json!({
         "type": "object",
@@ -45,7 +99,7 @@ pub fn document() -> Value {
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {
+        "paths": merge(analysis_paths(), json!({
             "/contacts": {"post": {
                 "summary": "Record a contact (one report of an ASB incident)",
                 "description": "In one transaction: the caller and place matched or created, the incident with category, type and qualifiers, the risk assessment, the system's own qualifiers (610 when a repeat rule fires, 635 at medium or high risk) and an audit event.",
@@ -73,7 +127,7 @@ pub fn document() -> Value {
             }},
             "/users": {"get": {"summary": "Every user account with organisation, roles, second factor and status (administrators only)", "responses": merge(json!({"200": {"description": "The accounts", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}}), problem_responses())}},
             "/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": {"description": "OpenAPI 3.1"}}}}
-        },
+        })),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {

@@ -199,6 +199,8 @@ fn describe(action: Action) -> &'static str {
         Action::Supervise => "review incidents and change their classification or risk",
         Action::DipSample => "check the weekly quality sample",
         Action::ViewMeasures => "see the inspection measures",
+        Action::ViewAnalysis => "see trends, hotspots, repeat locations and counts of repeat victims",
+        Action::ViewVictimList => "list repeat and acute victims by name",
         Action::ViewAudit => "see who has looked at or changed a record",
         Action::ManageUsers => "manage user accounts and roles",
     }

@@ -6,6 +6,7 @@
 use crate::auth::{ApiUser, Frame, PageUser};
 use crate::error::ApiError;
 use crate::pages::{london, not_found, render, render_as, render_form};
+use crate::slow_cache::SlowCache;
 use crate::AppState;
 use asb_domain::access::Role;
 use asb_domain::nsir::{Category, QUALIFIERS, TYPES};
@@ -23,6 +24,7 @@ use axum::{Form, Json, Router};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -187,6 +189,23 @@ fn months_of(now: DateTime<Utc>, q: &MeasuresQuery) -> Result<(NaiveDate, NaiveD
     }
 }
 
+/// The measures kept while slow to compute (`slow_cache`), by months and borough.
+pub type MeasuresCache = SlowCache<(NaiveDate, NaiveDate, Option<String>), Measures>;
+
+/// The measures for the months `from` to `to`, for the force and every borough or one.
+async fn measures(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+    borough: Option<&str>,
+) -> Result<Arc<Measures>, StoreError> {
+    let borough = borough.map(|b| b.trim().to_uppercase());
+    let s = state.clone();
+    let b = borough.clone();
+    let compute = move || async move { s.store.measures(&s.policies, s.now(), from, to, b.as_deref()).await };
+    state.measures.get((from, to, borough), compute).await
+}
+
 async fn api_measures(
     State(state): State<AppState>,
     ApiUser(_): ApiUser,
@@ -195,7 +214,7 @@ async fn api_measures(
     let q = query(q)?;
     let (from, to) = months_of(state.now(), &q).map_err(ApiError::Invalid)?;
     let borough = q.borough.as_deref().map(str::trim).filter(|b| !b.is_empty());
-    Ok(Json(state.measures.get(&state, from, to, borough).await?.as_ref().clone()))
+    Ok(Json(measures(&state, from, to, borough).await?.as_ref().clone()))
 }
 
 // ---- pages -----------------------------------------------------------------------------------
@@ -647,7 +666,7 @@ const MEASURES: [(&str, &str, bool, Pick); 6] = [
     }),
 ];
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -694,9 +713,7 @@ async fn measures_page(
     boroughs.sort_by(|a, b| a.1.cmp(&b.1));
     let borough = q.borough.clone().map(|b| b.trim().to_string()).filter(|b| !b.is_empty());
     let result = match months_of(now, &q) {
-        Ok((from, to)) => {
-            state.measures.get(&state, from, to, borough.as_deref()).await.map(|m| (m.as_ref().clone(), from, to))
-        }
+        Ok((from, to)) => measures(&state, from, to, borough.as_deref()).await.map(|m| (m.as_ref().clone(), from, to)),
         Err(e) => Err(StoreError::Invalid(e)),
     };
     let (m, from, to, errors) = match result {

@@ -17,9 +17,9 @@ async fn healthz_and_readyz() {
     assert_eq!(r.status(), 200);
     let r: Value = reqwest::get(format!("{}/readyz", app.url)).await.unwrap().json().await.unwrap();
     assert_eq!(r["status"], "ready");
-    // The engine under test and the latest migration (5 on both engines: 0004 supervision, 0005 staff accounts).
+    // The engine under test and the latest migration (8 on both engines: 0008 the analysis indexes).
     assert_eq!(r["database"], app.store.engine().name(), "{r}");
-    assert_eq!(r["schema_version"], 7, "{r}");
+    assert_eq!(r["schema_version"], 8, "{r}");
     assert_eq!(r["reads_from"], "primary", "no replicas configured: {r}");
 }
 

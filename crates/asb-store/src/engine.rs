@@ -61,6 +61,23 @@ impl Engine {
         }
     }
 
+    /// The calendar day (UTC) of the moment `expr`, as a value cheap to group by: the day number
+    /// since the epoch on SQLite, a `date` on PostgreSQL. `month_of_day` names its month.
+    pub(crate) fn day(self, expr: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("(({expr}) / 86400)"),
+            Engine::Postgres => format!("CAST(({expr}) AT TIME ZONE 'UTC' AS date)"),
+        }
+    }
+
+    /// The month of a day from `day`, as `YYYY-MM` text.
+    pub(crate) fn month_of_day(self, day: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("strftime('%Y-%m', ({day}) * 86400, 'unixepoch')"),
+            Engine::Postgres => format!("to_char({day}, 'YYYY-MM')"),
+        }
+    }
+
     /// The moment `expr` as whole seconds since the epoch (a BIGINT), for arithmetic on times.
     pub(crate) fn epoch(self, expr: &str) -> String {
         match self {

@@ -3,6 +3,7 @@
 //! primary and any number of streaming replicas). Every change and its audit event are written
 //! in one transaction.
 
+mod analysis;
 mod areas;
 mod audit;
 mod bulk;
@@ -21,6 +22,10 @@ pub mod scratch;
 mod supervision;
 mod users;
 
+pub use analysis::{
+    AreaRef, CategoryCount, HotspotCell, Hotspots, ListedVictim, MonthSpan, RepeatLocations, RepeatPlace, RepeatPoint,
+    TrendMonth, TrendRow, Trends, VictimList, VictimSummary, TREND_DEFINITIONS,
+};
 pub use audit::{AuditEvent, AuditRecord, ChainBreak, ChainReport};
 pub use bulk::{
     Batch, ChangeRow, Closing, DipRow, IncidentRow, PersonRow, PlaceRow, ReviewRow, ScheduleRow, UpdateRow,
