@@ -718,6 +718,13 @@ async fn migrate_data(from: &str, to: &str, json: bool) -> Result<()> {
 }
 
 fn main() {
+    // Output piped into `head` and closed early ends the command quietly, as for any Unix tool,
+    // instead of a panic on the next write (Rust ignores SIGPIPE by default).
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ASB_LOG")
