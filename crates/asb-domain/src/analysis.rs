@@ -66,6 +66,17 @@ impl Month {
         self.start().format("%b %Y").to_string()
     }
 
+    /// The month as a number, `year * 100 + month` (202611): how the store keys its monthly
+    /// counts (ordered as months are, and cheap to compare).
+    pub fn number(self) -> i64 {
+        i64::from(self.year) * 100 + i64::from(self.month)
+    }
+
+    /// The month `number` names, if it names one.
+    pub fn from_number(n: i64) -> Option<Month> {
+        Month::new(i32::try_from(n / 100).ok()?, u32::try_from(n % 100).ok()?)
+    }
+
     /// Every month from `self` to `to`, both included.
     pub fn through(self, to: Month) -> Vec<Month> {
         (0..=self.until(to)).map(|i| self.plus(i)).collect()

@@ -161,48 +161,43 @@ async fn trend_counts(
     to: Month,
     area: Option<&AreaRef>,
 ) -> Result<BTreeMap<TrendKey, (i64, i64)>> {
-    let e = db.engine();
-    let (own_filter, pub_filter) = if area.is_some() {
-        ("AND p.borough_id = $5", "AND h.area_code = $6")
-    } else {
-        ("AND $5 IS NULL", "AND $6 IS NULL")
-    };
-    // Own incidents are grouped by day first (an integer or a date: far cheaper per row than
-    // formatting a month), then the few thousand day groups by month.
-    let sql = format!(
-        "SELECT m, area, cat, CAST(SUM(own) AS BIGINT), CAST(SUM(published) AS BIGINT) FROM (
-            SELECT {month} AS m, b.ons_code AS area, d.cat, CAST(SUM(d.n) AS BIGINT) AS own, 0 AS published
-            FROM (SELECT {day} AS day, p.borough_id AS borough, i.category AS cat, COUNT(*) AS n
-                  FROM incidents i LEFT JOIN places p ON p.id = i.place_id
-                  WHERE i.received_at >= $1 AND i.received_at < $2 {own_filter}
-                  GROUP BY 1, 2, 3) d
-            LEFT JOIN organisations b ON b.id = d.borough
-            GROUP BY 1, 2, 3
-            UNION ALL
-            SELECT h.month, h.area_code, COALESCE(h.category, 'unknown'), 0, COUNT(*)
-            FROM historical_incidents h
-            WHERE h.month >= $3 AND h.month <= $4 {pub_filter}
-            GROUP BY 1, 2, 3
-         ) u GROUP BY m, area, cat",
-        day = e.day("i.received_at"),
-        month = e.month_of_day("d.day"),
-    );
     let first = from.year_before();
-    let rows: Vec<(String, Option<String>, String, i64, i64)> = on!(db, c => sqlx::query_as(&sql)
-        .bind(Ts(first.start()))
-        .bind(Ts(to.plus(1).start()))
+    let borough = area.map(|a| a.borough_id.unwrap_or(-1));
+    // Own incidents from the counts kept as they are written (analysis_counts.rs).
+    let own_filter = if area.is_some() { "AND c.borough_id = $3" } else { "AND $3 IS NULL" };
+    let sql = format!(
+        "SELECT c.month, b.ons_code, c.category, CAST(SUM(c.n) AS BIGINT)
+         FROM analysis_month_counts c LEFT JOIN organisations b ON b.id = c.borough_id
+         WHERE c.month >= $1 AND c.month <= $2 {own_filter}
+         GROUP BY 1, 2, 3"
+    );
+    let own: Vec<(i64, Option<String>, String, i64)> = on!(db, c => sqlx::query_as(&sql)
+        .bind(first.number())
+        .bind(to.number())
+        .bind(borough)
+        .fetch_all(c)
+        .await?);
+    let pub_filter = if area.is_some() { "AND h.area_code = $3" } else { "AND $3 IS NULL" };
+    let sql = format!(
+        "SELECT h.month, h.area_code, COALESCE(h.category, 'unknown'), COUNT(*)
+         FROM historical_incidents h
+         WHERE h.month >= $1 AND h.month <= $2 {pub_filter}
+         GROUP BY 1, 2, 3"
+    );
+    let published: Vec<(String, Option<String>, String, i64)> = on!(db, c => sqlx::query_as(&sql)
         .bind(first.to_string())
         .bind(to.to_string())
-        .bind(area.map(|a| a.borough_id.unwrap_or(-1)))
         .bind(area.map(|a| a.code.clone()))
         .fetch_all(c)
         .await?);
     let mut out: BTreeMap<TrendKey, (i64, i64)> = BTreeMap::new();
-    for (m, area, cat, own, published) in rows {
+    for (m, area, cat, n) in own {
+        let Some(m) = Month::from_number(m) else { continue };
+        out.entry((m, area, category_key(Some(&cat)))).or_default().0 += n;
+    }
+    for (m, area, cat, n) in published {
         let Ok(m) = m.parse::<Month>() else { continue };
-        let slot = out.entry((m, area, category_key(Some(&cat)))).or_default();
-        slot.0 += own;
-        slot.1 += published;
+        out.entry((m, area, category_key(Some(&cat)))).or_default().1 += n;
     }
     Ok(out)
 }
@@ -362,29 +357,22 @@ async fn cell_counts(
     limit: i64,
     min_observed: i64,
 ) -> Result<Vec<CellRow>> {
-    let e = db.engine();
     let (own_filter, pub_filter) = if area.is_some() {
-        ("AND p.borough_id = $12", "AND h.area_code = $13")
+        ("AND k.borough_id = $12", "AND h.area_code = $13")
     } else {
         ("AND $12 IS NULL", "AND $13 IS NULL")
     };
-    // Each place's counts in the three spans the figures need (the period, the recent months,
-    // the baseline) come from one pass in place order (SQLite reads its place index, so the
-    // places are then looked up in order and nothing is sorted); then places become cells.
+    // Own incidents from the counts kept per cell at each resolution (analysis_counts.rs);
+    // published records derive their cell from the stored resolution-11 one. Each cell's counts
+    // in the three spans the figures need (the period, the recent months, the baseline).
     let sql = format!(
         "WITH u (cell, own, published, recent, baseline) AS (
-            SELECT {own_cell}, CAST(SUM(x.own) AS BIGINT), 0, CAST(SUM(x.recent) AS BIGINT),
-                   CAST(SUM(x.baseline) AS BIGINT)
-            FROM (SELECT i.place_id,
-                         SUM(CASE WHEN i.received_at >= $14 THEN 1 ELSE 0 END) AS own,
-                         SUM(CASE WHEN i.received_at >= $15 THEN 1 ELSE 0 END) AS recent,
-                         SUM(CASE WHEN i.received_at >= $16 AND i.received_at < $15 THEN 1 ELSE 0 END) AS baseline
-                  FROM incidents i {by_place}
-                  WHERE i.received_at >= $2 AND i.received_at < $3 AND i.place_id IS NOT NULL
-                  GROUP BY i.place_id) x
-            JOIN places p ON p.id = x.place_id
-            WHERE p.h3 IS NOT NULL {own_filter}
-            GROUP BY 1
+            SELECT k.cell, CAST(SUM(CASE WHEN k.month >= $14 THEN k.n ELSE 0 END) AS BIGINT), 0,
+                   CAST(SUM(CASE WHEN k.month >= $15 THEN k.n ELSE 0 END) AS BIGINT),
+                   CAST(SUM(CASE WHEN k.month >= $16 AND k.month < $15 THEN k.n ELSE 0 END) AS BIGINT)
+            FROM analysis_cell_counts k
+            WHERE k.resolution = $1 AND k.month >= $2 AND k.month <= $3 {own_filter}
+            GROUP BY k.cell
             UNION ALL
             SELECT {pub_cell}, 0,
                    SUM(CASE WHEN h.month >= $6 THEN 1 ELSE 0 END),
@@ -404,14 +392,12 @@ async fn cell_counts(
          UNION
          SELECT cell, own, published, recent, baseline FROM
             (SELECT * FROM c WHERE recent >= $10 ORDER BY recent DESC, cell LIMIT $11) rising",
-        own_cell = h3_parent("p.h3", 1),
         pub_cell = h3_parent("h.h3", 1),
-        by_place = e.indexed_by("incidents_place"),
     );
     Ok(on!(db, c => sqlx::query_as(&sql)
         .bind(i64::from(resolution))
-        .bind(Ts(first.start()))
-        .bind(Ts(to.plus(1).start()))
+        .bind(first.number())
+        .bind(to.number())
         .bind(first.to_string())
         .bind(to.to_string())
         .bind(from.to_string())
@@ -422,9 +408,9 @@ async fn cell_counts(
         .bind(EMERGING_CANDIDATES)
         .bind(area.map(|a| a.borough_id.unwrap_or(-1)))
         .bind(area.map(|a| a.code.clone()))
-        .bind(Ts(from.start()))
-        .bind(Ts(recent.start()))
-        .bind(Ts(baseline.start()))
+        .bind(from.number())
+        .bind(recent.number())
+        .bind(baseline.number())
         .fetch_all(c)
         .await?))
 }
@@ -556,7 +542,110 @@ pub struct RepeatLocations {
     pub points: Vec<RepeatPoint>,
 }
 
-type PlaceRow = (i64, i64, Option<String>, Option<String>, Option<f64>, Option<f64>, Option<String>);
+type PlaceRow = (i64, Option<String>, Option<String>, Option<f64>, Option<f64>, Option<String>);
+
+/// The `limit` places with the most own reports in the months `from` to `to` (in the borough
+/// `borough`, if given), busiest first then by id, with their counts: exactly those a count of
+/// every place would rank first, read from each month's busiest places (the threshold
+/// algorithm). Any place outside every month's first `depth` has at most the sum of those
+/// months' `depth`-th counts; once the `limit`-th candidate has strictly more, no unseen place
+/// can rank with it. Otherwise the depth grows, and past `MAX_DEPTH` every place is counted.
+async fn busiest_places(
+    db: &mut Db<'_>,
+    from: Month,
+    to: Month,
+    borough: Option<i64>,
+    limit: i64,
+) -> Result<Vec<(i64, i64)>> {
+    const MAX_DEPTH: i64 = 50_000;
+    if limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let months: Vec<i64> = from.through(to).into_iter().map(Month::number).collect();
+    let (index, filter) = match borough {
+        Some(_) => ("analysis_place_counts_area_top", "AND borough_id = $2"),
+        None => ("analysis_place_counts_top", "AND $2 IS NULL"),
+    };
+    let e = db.engine();
+    let mut depth = (limit * 2).max(100);
+    while depth <= MAX_DEPTH {
+        // Each month's first `depth` places by count, in one statement.
+        let heads: Vec<String> = (0..months.len())
+            .map(|i| {
+                format!(
+                    "SELECT * FROM (SELECT month, place_id, n FROM analysis_place_counts {by} WHERE month = ${m} {filter}
+                     ORDER BY n DESC, place_id LIMIT $1) AS h{i}",
+                    by = e.indexed_by(index),
+                    m = i + 3,
+                )
+            })
+            .collect();
+        let sql = heads.join(" UNION ALL ");
+        let rows: Vec<(i64, i64, i64)> = on!(db, c => {
+            let mut q = sqlx::query_as(&sql).bind(depth).bind(borough);
+            for m in &months {
+                q = q.bind(*m);
+            }
+            q.fetch_all(c).await?
+        });
+        // The most an unseen place can have: the sum of each full month's least count seen (a
+        // month with fewer than `depth` places showed them all).
+        let mut heads: HashMap<i64, (i64, i64)> = HashMap::new();
+        for &(m, _, n) in &rows {
+            let h = heads.entry(m).or_insert((0, i64::MAX));
+            *h = (h.0 + 1, h.1.min(n));
+        }
+        let bound: i64 = heads.values().filter(|h| h.0 == depth).map(|h| h.1).sum();
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut ranked = place_totals(db, from, to, Some(&ids)).await?;
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let decided = bound == 0 || ranked.get(limit as usize - 1).is_some_and(|r| r.1 > bound);
+        if decided {
+            ranked.truncate(limit as usize);
+            return Ok(ranked);
+        }
+        depth *= 8;
+    }
+    let mut ranked = place_totals(db, from, to, None).await?;
+    if let Some(b) = borough {
+        let sql =
+            "SELECT DISTINCT place_id FROM analysis_place_counts WHERE borough_id = $1 AND month >= $2 AND month <= $3";
+        let inside: std::collections::HashSet<i64> = on!(db, c => sqlx::query_scalar(sql)
+            .bind(b)
+            .bind(from.number())
+            .bind(to.number())
+            .fetch_all(c)
+            .await?)
+        .into_iter()
+        .collect();
+        ranked.retain(|r| inside.contains(&r.0));
+    }
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(limit as usize);
+    Ok(ranked)
+}
+
+/// Own reports per place in the months `from` to `to`: of the places `ids`, or of every place.
+async fn place_totals(db: &mut Db<'_>, from: Month, to: Month, ids: Option<&[i64]>) -> Result<Vec<(i64, i64)>> {
+    let e = db.engine();
+    let which = match ids {
+        Some(_) => format!("AND place_id IN {}", e.ids_in(3)),
+        None => "AND $3 IS NULL".to_string(),
+    };
+    let sql = format!(
+        "SELECT place_id, CAST(SUM(n) AS BIGINT) FROM analysis_place_counts
+         WHERE month >= $1 AND month <= $2 {which} GROUP BY place_id"
+    );
+    Ok(on!(db, c => {
+        let q = sqlx::query_as(&sql).bind(from.number()).bind(to.number());
+        match ids {
+            Some(ids) => q.bind(IdList::new(ids.iter().copied())).fetch_all(c).await?,
+            None => q.bind(None::<i64>).fetch_all(c).await?,
+        }
+    }))
+}
 type PointRow = (f64, f64, Option<String>, Option<String>, i64);
 
 impl Store {
@@ -572,27 +661,20 @@ impl Store {
     ) -> Result<RepeatLocations> {
         let (area, places, points) = read_only!(self, |db| async {
             let area = area_of(db, borough).await?;
-            let (join, filter) = if area.is_some() {
-                ("JOIN places q ON q.id = i.place_id", "AND q.borough_id = $4")
-            } else {
-                ("", "AND $4 IS NULL")
-            };
+            let busiest =
+                busiest_places(db, from, to, area.as_ref().map(|a| a.borough_id.unwrap_or(-1)), limit).await?;
             let sql = format!(
-                "SELECT x.place_id, x.n, p.address, p.postcode, p.lat, p.lon, b.name FROM (
-                    SELECT i.place_id, COUNT(*) AS n FROM incidents i {by_place} {join}
-                    WHERE i.received_at >= $1 AND i.received_at < $2 AND i.place_id IS NOT NULL {filter}
-                    GROUP BY i.place_id ORDER BY n DESC, i.place_id LIMIT $3) x
-                 JOIN places p ON p.id = x.place_id LEFT JOIN organisations b ON b.id = p.borough_id
-                 ORDER BY x.n DESC, x.place_id",
-                by_place = db.engine().indexed_by("incidents_place"),
+                "SELECT p.id, p.address, p.postcode, p.lat, p.lon, b.name
+                 FROM places p LEFT JOIN organisations b ON b.id = p.borough_id WHERE p.id IN {}",
+                db.engine().ids_in(1)
             );
-            let places: Vec<PlaceRow> = on!(db, c => sqlx::query_as(&sql)
-                .bind(Ts(from.start()))
-                .bind(Ts(to.plus(1).start()))
-                .bind(limit)
-                .bind(area.as_ref().map(|a| a.borough_id.unwrap_or(-1)))
+            let found: Vec<PlaceRow> = on!(db, c => sqlx::query_as(&sql)
+                .bind(IdList::new(busiest.iter().map(|b| b.0)))
                 .fetch_all(c)
                 .await?);
+            let mut found: HashMap<i64, PlaceRow> = found.into_iter().map(|r| (r.0, r)).collect();
+            let places: Vec<(i64, PlaceRow)> =
+                busiest.into_iter().filter_map(|(id, n)| found.remove(&id).map(|r| (n, r))).collect();
             let filter = if area.is_some() { "AND h.area_code = $4" } else { "AND $4 IS NULL" };
             let sql = format!(
                 "SELECT h.lat, h.lon, MIN(h.location), MIN(h.area_code), COUNT(*) AS n FROM historical_incidents h
@@ -617,7 +699,7 @@ impl Store {
             places: places
                 .into_iter()
                 .enumerate()
-                .map(|(i, (place_id, count, address, postcode, lat, lon, borough))| RepeatPlace {
+                .map(|(i, (count, (place_id, address, postcode, lat, lon, borough)))| RepeatPlace {
                     rank: i + 1,
                     place_id,
                     address,

@@ -391,6 +391,8 @@ impl Store {
     }
 
     pub async fn end_bulk(&self) -> Result<()> {
+        // Loads bypass the analysis counts' upkeep per incident: one recount at the end.
+        self.recount_analysis().await?;
         let mut conn = self.pools.writer().await?;
         match &mut conn.db() {
             Db::Sqlite(c) => {

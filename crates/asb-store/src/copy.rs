@@ -600,6 +600,8 @@ impl Store {
             }
             tables.push(TableCopy { table: t.name, rows });
         }
+        // The analysis counts are derived: counted again in the target, not copied.
+        crate::analysis_counts::recount(dst).await?;
         let (events, hash) = head(src).await?;
         let sql = "UPDATE audit_head SET events = $1, hash = $2 WHERE id = 1";
         exec!(dst, c => sqlx::query(sql).bind(events).bind(&hash).execute(c).await?);

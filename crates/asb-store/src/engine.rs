@@ -61,20 +61,12 @@ impl Engine {
         }
     }
 
-    /// The calendar day (UTC) of the moment `expr`, as a value cheap to group by: the day number
-    /// since the epoch on SQLite, a `date` on PostgreSQL. `month_of_day` names its month.
-    pub(crate) fn day(self, expr: &str) -> String {
+    /// The calendar month (UTC) of the moment `expr` as a number, `year * 100 + month`
+    /// (`Month::number`).
+    pub(crate) fn month_number(self, expr: &str) -> String {
         match self {
-            Engine::Sqlite => format!("(({expr}) / 86400)"),
-            Engine::Postgres => format!("CAST(({expr}) AT TIME ZONE 'UTC' AS date)"),
-        }
-    }
-
-    /// The month of a day from `day`, as `YYYY-MM` text.
-    pub(crate) fn month_of_day(self, day: &str) -> String {
-        match self {
-            Engine::Sqlite => format!("strftime('%Y-%m', ({day}) * 86400, 'unixepoch')"),
-            Engine::Postgres => format!("to_char({day}, 'YYYY-MM')"),
+            Engine::Sqlite => format!("CAST(strftime('%Y%m', {expr}, 'unixepoch') AS INTEGER)"),
+            Engine::Postgres => format!("CAST(to_char({expr} AT TIME ZONE 'UTC', 'YYYYMM') AS BIGINT)"),
         }
     }
 

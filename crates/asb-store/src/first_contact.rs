@@ -2,6 +2,7 @@
 //! recording the contact in one transaction. The store finds people, places and history; the
 //! domain's rules give the verdicts.
 
+use crate::analysis_counts::{self, Counted, CountedPlace};
 use crate::engine::{exec, on, Db, Json, Ts};
 use crate::history;
 use crate::matching::{exact_places, find_people, find_places, PersonMatch, PlaceMatch};
@@ -457,7 +458,8 @@ impl Store {
             known_vulnerable.clone()
         };
 
-        let place_id = upsert_place(db, c, &f, received_at, &areas).await?;
+        let place = upsert_place(db, c, &f, received_at, &areas).await?;
+        let place_id = place.id;
         let person_id = upsert_caller(db, c, &f, received_at, place_id).await?;
 
         let reference = next_reference(db, received_at.year()).await?;
@@ -557,6 +559,9 @@ impl Store {
             now,
         )
         .await?;
+        // Last before the audit event: the counts' rows are shared, so hold their locks briefly.
+        let counted = Counted { received_at, category: c.category.as_str(), place: Some(place) };
+        analysis_counts::add_incident(db, &counted).await?;
         audit::write(
             db,
             &AuditEvent::new(user_id, "collection", "incident", Some(reference.to_string()), "recording an ASB report").with_detail(
@@ -620,22 +625,29 @@ async fn upsert_place(
     f: &Findings,
     at: DateTime<Utc>,
     areas: &AreaIndex,
-) -> Result<i64> {
+) -> Result<CountedPlace> {
     let l = &c.location;
     // The same address is the same place; a bare point or postcode makes a new one.
     if l.address.is_some() {
-        if let Some(id) = f.places.exact.first() {
+        if let Some(&id) = f.places.exact.first() {
             if let Some(pt) = l.point {
                 let sql = "UPDATE places SET lat = $1, lon = $2, h3 = $3 WHERE id = $4 AND lat IS NULL";
-                exec!(db, conn => sqlx::query(sql)
+                let h3 = geo::to_i64(pt.cell());
+                let located = on!(db, conn => sqlx::query(sql)
                     .bind(pt.lat())
                     .bind(pt.lon())
-                    .bind(geo::to_i64(pt.cell()))
+                    .bind(h3)
                     .bind(id)
                     .execute(conn)
-                    .await?);
+                    .await?
+                    .rows_affected());
+                if located > 0 {
+                    analysis_counts::place_located(db, id, h3).await?;
+                }
             }
-            return Ok(*id);
+            let sql = "SELECT borough_id, h3 FROM places WHERE id = $1";
+            let (borough_id, h3) = on!(db, conn => sqlx::query_as(sql).bind(id).fetch_one(conn).await?);
+            return Ok(CountedPlace { id, borough_id, h3 });
         }
     }
     let point = l.point.or(f.places.centre);
@@ -645,17 +657,19 @@ async fn upsert_place(
     };
     let sql = "INSERT INTO places (address, address_norm, postcode, lat, lon, h3, borough_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
-    Ok(on!(db, conn => sqlx::query_scalar(sql)
+    let h3 = point.map(|p| geo::to_i64(p.cell()));
+    let id = on!(db, conn => sqlx::query_scalar(sql)
         .bind(l.address.as_ref().map(|a| a.as_str()))
         .bind(l.address.as_ref().map(|a| a.normalised()))
         .bind(l.postcode.as_ref().map(|p| p.as_str()))
         .bind(point.map(|p| p.lat()))
         .bind(point.map(|p| p.lon()))
-        .bind(point.map(|p| geo::to_i64(p.cell())))
+        .bind(h3)
         .bind(borough)
         .bind(Ts(at))
         .fetch_one(conn)
-        .await?))
+        .await?);
+    Ok(CountedPlace { id, borough_id: borough, h3 })
 }
 
 /// The caller's person record: the best existing match (filling in what it lacked), or a new one.

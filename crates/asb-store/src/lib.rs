@@ -4,6 +4,7 @@
 //! in one transaction.
 
 mod analysis;
+mod analysis_counts;
 mod areas;
 mod audit;
 mod bulk;
@@ -161,6 +162,7 @@ impl Store {
         let pools = Pools::connect(url, options).await?;
         let store = Store { pools, audit_head: Default::default(), areas: Default::default() };
         store.seal_audit_chain().await?;
+        store.ensure_analysis_counted().await?;
         Ok(store)
     }
 

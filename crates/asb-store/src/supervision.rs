@@ -499,11 +499,20 @@ impl Store {
         let changes = review_changes(&current, review, Some(role)).map_err(StoreError::Invalid)?;
         let reason = review.reason.clone();
 
+        let category_now = review.category.unwrap_or(current.category);
+        crate::analysis_counts::recategorise(
+            db,
+            received_at.0,
+            borough,
+            current.category.as_str(),
+            category_now.as_str(),
+        )
+        .await?;
         let level = review.risk_level.or(current.risk_level).unwrap_or(RiskLevel::Standard);
         let set =
             "UPDATE incidents SET category = $1, type_code = $2, risk_level = $3 WHERE id = $4 AND received_at = $5";
         exec!(db, c => sqlx::query(set)
-            .bind(review.category.unwrap_or(current.category).as_str())
+            .bind(category_now.as_str())
             .bind(i32::from(review.type_code.unwrap_or(current.type_code).code()))
             .bind(review.risk_level.map(|l| l.as_str()).or(risk_level.as_deref()))
             .bind(id)
