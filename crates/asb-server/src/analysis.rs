@@ -437,7 +437,9 @@ async fn locations_of(state: &AppState, a: &Asked, user: &User) -> Result<Repeat
     let (st, from, to, limit, borough) = (state.clone(), a.from, a.to, a.limit, a.borough.clone());
     let compute = move || async move { st.store.repeat_locations(st.now(), from, to, borough.as_deref(), limit).await };
     let mut r = state.analysis.locations.get((from, to, area_key(a), limit), compute).await?.as_ref().clone();
-    if !user.can(Action::ViewVictimList) {
+    if user.can(Action::ViewVictimList) {
+        state.store.log_addresses_shown(user, &r).await?;
+    } else {
         for p in &mut r.places {
             p.address = Some(police_uk::public_location(p.address.as_deref(), true));
             p.postcode = p

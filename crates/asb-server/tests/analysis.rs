@@ -373,6 +373,12 @@ async fn repeat_locations_rank_places_and_published_points() {
         (Some("12 Acacia Road"), Some("NW1 2AB")),
         "{full}"
     );
+    // That look is logged, naming the places shown; the analyst's looks (no addresses) are not.
+    let looks = app.store.audit_for("analysis", "repeat-locations").await.unwrap();
+    assert_eq!(looks.len(), 1, "{looks:?}");
+    assert_eq!((looks[0].user.as_deref(), looks[0].action.as_str()), (Some("sgt1"), "consultation"));
+    let shown: Vec<&Value> = full["places"].as_array().unwrap().iter().map(|p| &p["place_id"]).collect();
+    assert_eq!(looks[0].detail["places"].as_array().unwrap().iter().collect::<Vec<_>>(), shown, "{looks:?}");
     let points = r["points"].as_array().unwrap();
     assert_eq!(points.len(), 2);
     assert_eq!(

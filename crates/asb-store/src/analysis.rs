@@ -726,6 +726,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Log that `user` was shown the addresses of the repeat locations `r` (an address can
+    /// identify who lives there; those shown only streets and generalised points are not logged).
+    pub async fn log_addresses_shown(&self, user: &User, r: &RepeatLocations) -> Result<()> {
+        let places: Vec<i64> = r.places.iter().map(|p| p.place_id).collect();
+        let detail = serde_json::json!({
+            "borough": r.borough.as_ref().map(|a| a.code.clone()),
+            "from": r.from, "to": r.to, "places": places,
+        });
+        self.audit(
+            &AuditEvent::new(
+                Some(user.id),
+                "consultation",
+                "analysis",
+                Some("repeat-locations".into()),
+                "repeat locations with their addresses",
+            )
+            .with_detail(detail),
+        )
+        .await
+    }
+}
+
 // ---- repeat and acute victims --------------------------------------------------------------
 
 /// How many people the victim rules pick out (no one named).

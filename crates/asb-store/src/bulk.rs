@@ -381,6 +381,7 @@ impl Store {
     /// settings (and on PostgreSQL moves the id sequences past the loaded rows); a crash
     /// mid-load can lose the load, never earlier data made durable before it.
     pub async fn begin_bulk(&self) -> Result<()> {
+        self.pools.set_bulk(true);
         let mut conn = self.pools.writer().await?;
         if let Db::Sqlite(c) = &mut conn.db() {
             sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut **c).await?;
@@ -403,6 +404,7 @@ impl Store {
             }
             db => sync_sequences(db).await?,
         }
+        self.pools.set_bulk(false);
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 
 use crate::bulk::PARAMS;
 use crate::engine::{exec, on, Db, Json, Ts};
-use crate::{Result, Store};
+use crate::{audit, AuditEvent, Result, Store};
 use asb_domain::areas::AreaKind;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
@@ -121,6 +121,18 @@ impl Store {
             "UPDATE police_uk_imports SET finished_at = $2, imported = $3, duplicates = $4, quarantined = $5 WHERE id = $1")
             .bind(import_id).bind(Ts(Utc::now())).bind(out.imported).bind(out.duplicates).bind(out.quarantined)
             .execute(c).await?);
+        let event = AuditEvent::new(
+            None,
+            "collection",
+            "police-uk-import",
+            Some(import_id.to_string()),
+            "importing published police.uk records",
+        )
+        .with_detail(serde_json::json!({
+            "source": source, "rows_read": rows_read, "imported": out.imported,
+            "duplicates": out.duplicates, "quarantined": out.quarantined,
+        }));
+        audit::write(db, &event).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -299,7 +311,22 @@ type OwnRow = (Ts, Option<String>, Option<f64>, Option<f64>, Option<String>);
 impl Store {
     /// Police records received in `[from, to)`, oldest first. Partner organisations' records
     /// are theirs to publish, not the force's.
+    /// Logged as a disclosure (`subject_id` names the period), before the records are returned.
     pub async fn own_police_records(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<OwnRecord>> {
+        let records = self.read_own_police_records(from, to).await?;
+        let event = AuditEvent::new(
+            None,
+            "disclosure",
+            "police-uk-export",
+            Some(format!("{}..{}", from.format("%Y-%m-%d"), to.format("%Y-%m-%d"))),
+            "publishing the force's records as police.uk open data (locations generalised)",
+        )
+        .with_detail(serde_json::json!({"records": records.len()}));
+        self.audit(&event).await?;
+        Ok(records)
+    }
+
+    async fn read_own_police_records(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<OwnRecord>> {
         let mut conn = self.current().await?;
         let db = &mut conn.db();
         let sql = format!(

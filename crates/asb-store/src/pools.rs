@@ -12,13 +12,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, PgPool, SqlitePool};
 use std::collections::VecDeque;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 pub(crate) enum Pools {
-    Sqlite { write: SqlitePool, read: SqlitePool, _alive: Arc<()> },
+    Sqlite { write: SqlitePool, read: SqlitePool, checkpoints: Arc<Checkpoints> },
     Pg(Arc<Pg>),
 }
 
@@ -155,6 +155,13 @@ impl Pools {
                 "unsupported database URL '{}': use sqlite://PATH or postgres://USER@HOST:PORT/DB",
                 url.split('@').next_back().unwrap_or(url)
             )))
+        }
+    }
+
+    /// Tell SQLite's checkpointer a bulk load has begun or ended.
+    pub(crate) fn set_bulk(&self, on: bool) {
+        if let Pools::Sqlite { checkpoints, .. } = self {
+            checkpoints.bulk.store(on, Ordering::Relaxed);
         }
     }
 
@@ -319,27 +326,36 @@ async fn connect_sqlite(url: &str, read_pool_size: u32) -> Result<Pools> {
         .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-    let alive = Arc::new(());
-    spawn_checkpointer(options.clone(), Arc::downgrade(&alive));
+    let checkpoints = Arc::new(Checkpoints::default());
+    spawn_checkpointer(options.clone(), Arc::downgrade(&checkpoints));
     // Readers wait on SQLite and the page cache more than on the CPU: a few per core.
     let read = SqlitePoolOptions::new()
         .max_connections(read_pool_size)
         .min_connections(cores().min(read_pool_size))
         .connect_with(options.read_only(true))
         .await?;
-    Ok(Pools::Sqlite { write, read, _alive: alive })
+    Ok(Pools::Sqlite { write, read, checkpoints })
+}
+
+/// The background checkpointer's state: alive while the pools are, and told of bulk loads.
+#[derive(Default)]
+pub(crate) struct Checkpoints {
+    bulk: AtomicBool,
 }
 
 /// Checkpoint the WAL every second from a connection of its own. PASSIVE never blocks readers
 /// or the writer; TRUNCATE when the WAL has grown large keeps the file from growing unbounded.
-fn spawn_checkpointer(options: SqliteConnectOptions, alive: Weak<()>) {
+/// Not during a bulk load: a TRUNCATE of a WAL that large holds the writer off for longer than
+/// its busy timeout ("database is locked" at 9M generated incidents); `end_bulk` truncates.
+fn spawn_checkpointer(options: SqliteConnectOptions, state: Weak<Checkpoints>) {
     tokio::spawn(async move {
         let Ok(mut conn) = options.connect().await else { return };
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        while alive.upgrade().is_some() {
+        loop {
             tick.tick().await;
+            let Some(bulk) = state.upgrade().map(|s| s.bulk.load(Ordering::Relaxed)) else { break };
             match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await {
-                Ok((_, wal_pages, _)) if wal_pages > 100_000 => {
+                Ok((_, wal_pages, _)) if wal_pages > 100_000 && !bulk => {
                     let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await;
                 }
                 Ok(_) => {}

@@ -735,6 +735,31 @@ async fn an_exported_month_is_anonymised_and_imports_back_as_the_same_count() {
     assert_eq!(db.monthly(MET), json!([{"month": month, "asb": police}]));
     assert_eq!(db.import(&[&file]).0["imported"], 0);
 
+    // The export is in the audit log as a disclosure of the month, with how many records; each
+    // file imported as a collection, with its counts; and the chain still verifies.
+    let logged = db
+        .pairs(&format!(
+            "SELECT subject_id, CAST(detail AS TEXT) FROM audit_events
+             WHERE action = 'disclosure' AND subject_type = 'police-uk-export' AND subject_id = '{from}..{to}'"
+        ))
+        .await;
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    let detail: Value = serde_json::from_str(logged[0].1.as_deref().unwrap()).unwrap();
+    assert_eq!(detail["records"].as_i64(), Some(police));
+    let imports = db
+        .pairs(
+            "SELECT subject_id, CAST(detail AS TEXT) FROM audit_events
+             WHERE action = 'collection' AND subject_type = 'police-uk-import' ORDER BY id",
+        )
+        .await;
+    let imported: Vec<i64> = imports
+        .iter()
+        .map(|(_, d)| serde_json::from_str::<Value>(d.as_deref().unwrap()).unwrap()["imported"].as_i64().unwrap())
+        .collect();
+    assert_eq!(imported, vec![police, 0]);
+    let out = db.run(&["audit", "verify"]);
+    assert!(out.status.success(), "audit verify: {}", text(&out.stderr));
+
     let out = db.run(&["export", "police-uk", "--month", "2026-13"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--month: Month \"2026-13\" is not YYYY-MM"), "{}", text(&out.stderr));
