@@ -70,6 +70,16 @@ impl Engine {
         }
     }
 
+    /// `AND {expr} < ${n}` on PostgreSQL, where the upper bound on an incident's receipt lets the
+    /// planner prune later years' partitions before the statement runs; on SQLite (no partitions)
+    /// a no-op, since its planner would take the bound as a reason to read incidents by time.
+    pub(crate) fn received_before(self, expr: &str, n: usize) -> String {
+        match self {
+            Engine::Sqlite => format!("AND ${n} IS NOT NULL"),
+            Engine::Postgres => format!("AND {expr} < ${n}"),
+        }
+    }
+
     /// The moment `expr` as whole seconds since the epoch (a BIGINT), for arithmetic on times.
     pub(crate) fn epoch(self, expr: &str) -> String {
         match self {

@@ -215,17 +215,19 @@ async fn histories(
     (places, people): (PlaceMatch, Vec<PersonMatch>),
 ) -> Result<Findings> {
     let ids: Vec<i64> = people.iter().map(|m| m.id).collect();
+    let until = history::horizon(now);
     // Entries as far back as the longest policy window; all-time totals come with the match.
     let longest =
         p.repeat_victim.window_days.max(p.vulnerability.window_days).max(i64::from(p.case_review.window_months) * 31);
     let (history_of, person_history) =
-        history::for_people(db, &ids, Ts(now - Duration::days(longest))).await?.into_iter().unzip();
+        history::for_people(db, &ids, Ts(now - Duration::days(longest)), until).await?.into_iter().unzip();
     let window = Ts(now - Duration::days(p.repeat_location.window_days));
     let (place_history, place_counts) =
-        history::for_places(db, &places.near, window, Ts(now - Duration::days(365)), SHOWN as i64).await?;
+        history::for_places(db, &places.near, window, Ts(now - Duration::days(365)), until, SHOWN as i64).await?;
     let subject_history = match k.subject {
         Some(s) => Some(
-            history::for_subject(db, s.normalised(), Ts(now - Duration::days(p.repeat_subject.window_days))).await?,
+            history::for_subject(db, s.normalised(), Ts(now - Duration::days(p.repeat_subject.window_days)), until)
+                .await?,
         ),
         None => None,
     };

@@ -4,9 +4,19 @@ use crate::engine::{on, Db, IdList, Ts};
 use crate::Result;
 use asb_domain::history::{HistoryEntry, Role};
 use asb_domain::Category;
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use std::str::FromStr;
 
 const MAX_ROWS: i64 = 500;
+
+/// The time histories read up to: the start of the year after next, from the later of `now` and
+/// the clock, so nothing received is left out. Without an upper bound PostgreSQL cannot prune
+/// the (empty) partitions of later years before it runs, and probes each of them once per place:
+/// for 300 places nearby that was half the time of their history.
+pub(crate) fn horizon(now: DateTime<Utc>) -> Ts {
+    let year = now.max(Utc::now()).year() + 2;
+    Ts(Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single().unwrap_or(DateTime::<Utc>::MAX_UTC))
+}
 
 type Row =
     (i64, String, Ts, String, i32, Option<String>, String, String, String, Option<String>, Option<String>, Option<i64>);
@@ -37,18 +47,25 @@ fn entry(r: Row, distance: Option<f64>) -> (HistoryEntry, Option<i64>) {
 
 /// Incidents involving any of the people since `since`, newest first, with the person each row
 /// is for.
-pub(crate) async fn for_people(db: &mut Db<'_>, people: &[i64], since: Ts) -> Result<Vec<(i64, HistoryEntry)>> {
+pub(crate) async fn for_people(
+    db: &mut Db<'_>,
+    people: &[i64],
+    since: Ts,
+    until: Ts,
+) -> Result<Vec<(i64, HistoryEntry)>> {
     if people.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
         "{SELECT} ip.person_id FROM incident_people ip
          JOIN incidents i ON i.id = ip.incident_id JOIN organisations o ON o.id = i.organisation_id
-         WHERE ip.person_id IN {} AND i.received_at >= $2 ORDER BY i.received_at DESC LIMIT $3",
-        db.engine().ids_in(1)
+         WHERE ip.person_id IN {} AND i.received_at >= $2 {} ORDER BY i.received_at DESC LIMIT $3",
+        db.engine().ids_in(1),
+        db.engine().received_before("i.received_at", 4),
     );
     let ids = IdList::new(people.iter().copied());
-    let rows: Vec<Row> = on!(db, c => sqlx::query_as(&sql).bind(&ids).bind(since).bind(MAX_ROWS).fetch_all(c).await?);
+    let rows: Vec<Row> =
+        on!(db, c => sqlx::query_as(&sql).bind(&ids).bind(since).bind(MAX_ROWS).bind(until).fetch_all(c).await?);
     Ok(rows.into_iter().map(|r| entry(r, None)).map(|(e, k)| (k.unwrap_or_default(), e)).collect())
 }
 
@@ -86,6 +103,7 @@ pub(crate) async fn for_places(
     places: &[(i64, f64)],
     recent: Ts,
     since: Ts,
+    until: Ts,
     limit: i64,
 ) -> Result<(Vec<HistoryEntry>, PlaceCounts)> {
     if places.is_empty() {
@@ -93,10 +111,12 @@ pub(crate) async fn for_places(
     }
     let engine = db.engine();
     let (near, by_place) = (engine.ids_in(1), engine.indexed_by("incidents_place"));
+    let (hits_until, until_sql) =
+        (engine.received_before("received_at", 6), engine.received_before("i.received_at", 6));
     let sql = format!(
         "WITH hits AS MATERIALIZED (
            SELECT id, received_at, status FROM incidents {by_place}
-           WHERE place_id IN {near} AND received_at >= $5),
+           WHERE place_id IN {near} AND received_at >= $5 {hits_until}),
          counts AS (
            SELECT COUNT(*) FILTER (WHERE received_at >= $3) AS n, COUNT(*) FILTER (WHERE received_at >= $2) AS r
            FROM hits),
@@ -104,18 +124,18 @@ pub(crate) async fn for_places(
            SELECT string_agg(i.reference, ',' ORDER BY i.received_at DESC) AS refs FROM (
              SELECT id, received_at FROM hits WHERE status = 'open' AND received_at >= $3
              ORDER BY received_at DESC LIMIT 10) AS h
-           JOIN incidents i ON i.id = h.id AND i.received_at = h.received_at),
+           JOIN incidents i ON i.id = h.id AND i.received_at = h.received_at AND i.received_at >= $5 {until_sql}),
          newest AS (
            SELECT i.reference, i.received_at, i.category, i.type_code, i.risk_level, i.status, o.name, o.kind, i.place_id
            FROM (SELECT id, received_at FROM hits WHERE received_at >= $2 ORDER BY received_at DESC LIMIT $4) AS h
-           JOIN incidents i ON i.id = h.id AND i.received_at = h.received_at
+           JOIN incidents i ON i.id = h.id AND i.received_at = h.received_at AND i.received_at >= $5 {until_sql}
            JOIN organisations o ON o.id = i.organisation_id)
          SELECT counts.n, counts.r, open.refs, newest.* FROM counts CROSS JOIN open LEFT JOIN newest ON true
          ORDER BY newest.received_at DESC"
     );
     let ids = IdList::new(places.iter().map(|p| p.0));
     let from = Ts(recent.0.min(since.0));
-    let rows: Vec<PlaceRow> = on!(db, c => sqlx::query_as(&sql).bind(&ids).bind(recent).bind(since).bind(limit).bind(from).fetch_all(c).await?);
+    let rows: Vec<PlaceRow> = on!(db, c => sqlx::query_as(&sql).bind(&ids).bind(recent).bind(since).bind(limit).bind(from).bind(until).fetch_all(c).await?);
     let counts = rows.first().map_or(PlaceCounts { recent: 0, since: 0, open: Vec::new() }, |r| PlaceCounts {
         recent: r.1 as usize,
         since: r.0 as usize,
@@ -133,13 +153,14 @@ pub(crate) async fn for_places(
 }
 
 /// Incidents in which someone with this normalised name was a subject.
-pub(crate) async fn for_subject(db: &mut Db<'_>, name_norm: &str, since: Ts) -> Result<Vec<HistoryEntry>> {
+pub(crate) async fn for_subject(db: &mut Db<'_>, name_norm: &str, since: Ts, until: Ts) -> Result<Vec<HistoryEntry>> {
     let sql = format!(
         "{SELECT} ip.person_id FROM people p JOIN incident_people ip ON ip.person_id = p.id AND ip.role = 'subject'
          JOIN incidents i ON i.id = ip.incident_id JOIN organisations o ON o.id = i.organisation_id
-         WHERE p.name_norm = $1 AND i.received_at >= $2 ORDER BY i.received_at DESC LIMIT $3"
+         WHERE p.name_norm = $1 AND i.received_at >= $2 {} ORDER BY i.received_at DESC LIMIT $3",
+        db.engine().received_before("i.received_at", 4),
     );
     let rows: Vec<Row> =
-        on!(db, c => sqlx::query_as(&sql).bind(name_norm).bind(since).bind(MAX_ROWS).fetch_all(c).await?);
+        on!(db, c => sqlx::query_as(&sql).bind(name_norm).bind(since).bind(MAX_ROWS).bind(until).fetch_all(c).await?);
     Ok(rows.into_iter().map(|r| entry(r, None).0).collect())
 }
