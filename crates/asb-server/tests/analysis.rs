@@ -110,6 +110,16 @@ fn published(month: &str, point: (f64, f64), area: &str, location: &str) -> Hist
     }
 }
 
+/// `n` published burglaries: in the published records, but not anti-social behaviour.
+fn other_crime(month: &str, point: (f64, f64), area: &str, n: usize) -> Vec<HistoricalRow> {
+    (0..n)
+        .map(|_| HistoricalRow {
+            crime_type: "Burglary".into(),
+            ..published(month, point, area, "On or near Acacia Road")
+        })
+        .collect()
+}
+
 async fn import(app: &TestApp, rows: Vec<HistoricalRow>) {
     let n = rows.len() as i64;
     let done = app.store.import_police_uk_file("test.csv", &rows, &[], n, 0, t0()).await.unwrap();
@@ -152,6 +162,8 @@ async fn trends_count_both_sources_by_month_area_and_category_with_the_year_on_y
         (0..3).map(|_| published("2025-11", A, CAMDEN, "On or near Acacia Road")).collect();
     rows.push(published("2025-10", A, CAMDEN, "On or near Acacia Road"));
     rows.extend((0..2).map(|_| published("2026-11", A, CAMDEN, "On or near Acacia Road")));
+    // Other crime types (kept by `import police-uk --all-crime`) are not ASB: never counted.
+    rows.extend(other_crime("2026-11", A, CAMDEN, 4));
     import(&app, rows).await;
 
     let (s, t) = get_as(&app, &analyst, "/api/v1/analysis/trends?from=2026-10&to=2026-11").await;
@@ -246,6 +258,8 @@ async fn hotspots_rank_cells_and_the_emerging_rule_flags_a_new_cell_but_not_a_st
         let month = format!("{}", asb_domain::analysis::Month::new(2025, 9).unwrap().plus(m));
         rows.extend((0..2).map(|_| published(&month, B, CAMDEN, "On or near Fleet Road")));
     }
+    // Burglaries in cell B's recent months would make it emerge, and outrank A, were they counted.
+    rows.extend(other_crime("2026-10", B, CAMDEN, 30));
     import(&app, rows).await;
     report(&app, Report { phone: "07700 900201", ..Default::default() }).await;
 
@@ -352,6 +366,7 @@ async fn repeat_locations_rank_places_and_published_points() {
     let mut rows: Vec<HistoricalRow> =
         (0..4).map(|_| published("2026-10", (51.5395, -0.1420), CAMDEN, "On or near Acacia Road")).collect();
     rows.extend((0..2).map(|_| published("2026-10", B, CAMDEN, "On or near Fleet Road")));
+    rows.extend(other_crime("2026-10", B, CAMDEN, 5));
     import(&app, rows).await;
 
     let (s, r) = get_as(&app, &analyst, "/api/v1/analysis/repeat-locations?from=2026-01&to=2026-11").await;

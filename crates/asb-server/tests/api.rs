@@ -17,9 +17,9 @@ async fn healthz_and_readyz() {
     assert_eq!(r.status(), 200);
     let r: Value = reqwest::get(format!("{}/readyz", app.url)).await.unwrap().json().await.unwrap();
     assert_eq!(r["status"], "ready");
-    // The engine under test and the latest migration (9 on both engines: 0009 the analysis counts).
+    // The engine under test and the latest migration (10 on both engines: 0010 ASB-only indexes).
     assert_eq!(r["database"], app.store.engine().name(), "{r}");
-    assert_eq!(r["schema_version"], 9, "{r}");
+    assert_eq!(r["schema_version"], 10, "{r}");
     assert_eq!(r["reads_from"], "primary", "no replicas configured: {r}");
 }
 

@@ -35,6 +35,11 @@ pub(crate) fn h3_parent(h3: &str, n: usize) -> String {
     )
 }
 
+/// Published records that are anti-social behaviour (`import police-uk --all-crime` keeps the
+/// rest too). Written as a literal, as the partial indexes of migration 0010 are, so that both
+/// engines' planners (PostgreSQL's generic plans included) match them.
+const PUBLISHED_ASB: &str = "h.crime_type = 'Anti-social behaviour'";
+
 /// An area filter as resolved: its ONS code, its name, and the borough organisation own
 /// incidents are placed in by, if any.
 #[derive(Debug, Clone, Serialize)]
@@ -181,7 +186,7 @@ async fn trend_counts(
     let sql = format!(
         "SELECT h.month, h.area_code, COALESCE(h.category, 'unknown'), COUNT(*)
          FROM historical_incidents h
-         WHERE h.month >= $1 AND h.month <= $2 {pub_filter}
+         WHERE h.month >= $1 AND h.month <= $2 AND {PUBLISHED_ASB} {pub_filter}
          GROUP BY 1, 2, 3"
     );
     let published: Vec<(String, Option<String>, String, i64)> = on!(db, c => sqlx::query_as(&sql)
@@ -379,7 +384,7 @@ async fn cell_counts(
                    SUM(CASE WHEN h.month >= $7 THEN 1 ELSE 0 END),
                    SUM(CASE WHEN h.month >= $8 AND h.month < $7 THEN 1 ELSE 0 END)
             FROM historical_incidents h
-            WHERE h.month >= $4 AND h.month <= $5 AND h.h3 IS NOT NULL {pub_filter}
+            WHERE h.month >= $4 AND h.month <= $5 AND h.h3 IS NOT NULL AND {PUBLISHED_ASB} {pub_filter}
             GROUP BY 1
          ),
          c (cell, own, published, recent, baseline) AS (
@@ -659,7 +664,8 @@ impl Store {
         borough: Option<&str>,
         limit: i64,
     ) -> Result<RepeatLocations> {
-        let (area, places, points) = read_only!(self, |db| async {
+        let (area, places, points) = read_only!(self, |db| {
+            async {
             let area = area_of(db, borough).await?;
             let busiest =
                 busiest_places(db, from, to, area.as_ref().map(|a| a.borough_id.unwrap_or(-1)), limit).await?;
@@ -678,7 +684,7 @@ impl Store {
             let filter = if area.is_some() { "AND h.area_code = $4" } else { "AND $4 IS NULL" };
             let sql = format!(
                 "SELECT h.lat, h.lon, MIN(h.location), MIN(h.area_code), COUNT(*) AS n FROM historical_incidents h
-                 WHERE h.month >= $1 AND h.month <= $2 AND h.lat IS NOT NULL AND h.lon IS NOT NULL {filter}
+                 WHERE h.month >= $1 AND h.month <= $2 AND h.lat IS NOT NULL AND h.lon IS NOT NULL AND {PUBLISHED_ASB} {filter}
                  GROUP BY h.lat, h.lon ORDER BY n DESC, h.lat, h.lon LIMIT $3"
             );
             let points: Vec<PointRow> = on!(db, c => sqlx::query_as(&sql)
@@ -690,7 +696,8 @@ impl Store {
                 .await?);
             Ok::<_, StoreError>((area, places, points))
         }
-        .await)?;
+        .await
+        })?;
         Ok(RepeatLocations {
             from,
             to,
@@ -1057,6 +1064,11 @@ mod tests {
     use super::*;
     use asb_domain::matching::GeoPoint;
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn published_asb_is_the_crime_type_police_uk_writes() {
+        assert_eq!(PUBLISHED_ASB, format!("h.crime_type = '{}'", asb_domain::police_uk::ASB));
+    }
 
     /// The SQL arithmetic gives h3o's parent for thousands of random points across the British
     /// Isles at every resolution hotspots use (and the cell itself at 11), on the engine the
