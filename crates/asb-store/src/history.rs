@@ -110,13 +110,13 @@ pub(crate) async fn for_places(
         return Ok((Vec::new(), PlaceCounts { recent: 0, since: 0, open: Vec::new() }));
     }
     let engine = db.engine();
-    let (near, by_place) = (engine.ids_in(1), engine.indexed_by("incidents_place"));
+    let (near, by_place) = (engine.one_of("place_id", 1), engine.indexed_by("incidents_place"));
     let (hits_until, until_sql) =
         (engine.received_before("received_at", 6), engine.received_before("i.received_at", 6));
     let sql = format!(
         "WITH hits AS MATERIALIZED (
            SELECT id, received_at, status FROM incidents {by_place}
-           WHERE place_id IN {near} AND received_at >= $5 {hits_until}),
+           WHERE {near} AND received_at >= $5 {hits_until}),
          counts AS (
            SELECT COUNT(*) FILTER (WHERE received_at >= $3) AS n, COUNT(*) FILTER (WHERE received_at >= $2) AS r
            FROM hits),
