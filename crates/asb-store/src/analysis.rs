@@ -604,7 +604,7 @@ async fn busiest_places(
         let mut ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut ranked = place_totals(db, from, to, Some(&ids)).await?;
+        let mut ranked = place_totals(db, from, to, Places::These(&ids)).await?;
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let decided = bound == 0 || ranked.get(limit as usize - 1).is_some_and(|r| r.1 > bound);
         if decided {
@@ -613,31 +613,26 @@ async fn busiest_places(
         }
         depth *= 8;
     }
-    let mut ranked = place_totals(db, from, to, None).await?;
-    if let Some(b) = borough {
-        let sql =
-            "SELECT DISTINCT place_id FROM analysis_place_counts WHERE borough_id = $1 AND month >= $2 AND month <= $3";
-        let inside: std::collections::HashSet<i64> = on!(db, c => sqlx::query_scalar(sql)
-            .bind(b)
-            .bind(from.number())
-            .bind(to.number())
-            .fetch_all(c)
-            .await?)
-        .into_iter()
-        .collect();
-        ranked.retain(|r| inside.contains(&r.0));
-    }
+    // Too deep: count every place (in the borough, if one is asked for).
+    let mut ranked = place_totals(db, from, to, Places::InBorough(borough)).await?;
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(limit as usize);
     Ok(ranked)
 }
 
-/// Own reports per place in the months `from` to `to`: of the places `ids`, or of every place.
-async fn place_totals(db: &mut Db<'_>, from: Month, to: Month, ids: Option<&[i64]>) -> Result<Vec<(i64, i64)>> {
-    let e = db.engine();
-    let which = match ids {
-        Some(_) => format!("AND place_id IN {}", e.ids_in(3)),
-        None => "AND $3 IS NULL".to_string(),
+/// Which places `place_totals` counts.
+enum Places<'a> {
+    These(&'a [i64]),
+    /// Every place, or every place in the borough.
+    InBorough(Option<i64>),
+}
+
+/// Own reports per place in the months `from` to `to`.
+async fn place_totals(db: &mut Db<'_>, from: Month, to: Month, places: Places<'_>) -> Result<Vec<(i64, i64)>> {
+    let which = match places {
+        Places::These(_) => format!("AND place_id IN {}", db.engine().ids_in(3)),
+        Places::InBorough(Some(_)) => "AND borough_id = $3".to_string(),
+        Places::InBorough(None) => "AND $3 IS NULL".to_string(),
     };
     let sql = format!(
         "SELECT place_id, CAST(SUM(n) AS BIGINT) FROM analysis_place_counts
@@ -645,12 +640,13 @@ async fn place_totals(db: &mut Db<'_>, from: Month, to: Month, ids: Option<&[i64
     );
     Ok(on!(db, c => {
         let q = sqlx::query_as(&sql).bind(from.number()).bind(to.number());
-        match ids {
-            Some(ids) => q.bind(IdList::new(ids.iter().copied())).fetch_all(c).await?,
-            None => q.bind(None::<i64>).fetch_all(c).await?,
+        match places {
+            Places::These(ids) => q.bind(IdList::new(ids.iter().copied())).fetch_all(c).await?,
+            Places::InBorough(b) => q.bind(b).fetch_all(c).await?,
         }
     }))
 }
+
 type PointRow = (f64, f64, Option<String>, Option<String>, i64);
 
 impl Store {
