@@ -103,27 +103,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// How often the server brings the audit trail's index of people seen up to date.
-const AUDIT_INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Serve until Ctrl-C or SIGTERM, finishing the requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let store = state.store.clone();
-    let indexer = tokio::spawn(async move {
-        let mut every = tokio::time::interval(AUDIT_INDEX_EVERY);
-        loop {
-            every.tick().await;
-            if let Err(e) = store.index_audit_subjects().await {
-                tracing::warn!(error = %e, "indexing the audit trail failed; it is retried");
-            }
-        }
-    });
-    let served = serve_only(state, listener).await;
-    indexer.abort();
-    served
-}
-
-async fn serve_only(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             shutdown_signal().await;

@@ -19,7 +19,7 @@ async fn healthz_and_readyz() {
     assert_eq!(r["status"], "ready");
     // The engine under test and the latest migration (10 on both engines: 0010 ASB-only indexes).
     assert_eq!(r["database"], app.store.engine().name(), "{r}");
-    assert_eq!(r["schema_version"], 10, "{r}");
+    assert_eq!(r["schema_version"], 11, "{r}");
     assert_eq!(r["reads_from"], "primary", "no replicas configured: {r}");
 }
 

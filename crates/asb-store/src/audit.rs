@@ -199,42 +199,9 @@ impl Store {
         Ok(())
     }
 
-    /// Bring the index of the people each event saw (`audit_subjects`) up to the end of the
-    /// log, in batches; returns how many events it read. Run every few seconds by the server
-    /// and before every look-up, so a check's own event stays one cheap insert. Writers take
-    /// the index's head row first, so two instances never index an event twice.
-    pub async fn index_audit_subjects(&self) -> Result<i64> {
-        const BATCH: i64 = 50_000;
-        let mut read = 0;
-        loop {
-            let mut tx = self.begin().await?;
-            let db = &mut tx.db();
-            let take = "UPDATE audit_subjects_head SET indexed_through = indexed_through WHERE id = 1
-                 RETURNING indexed_through";
-            let from: i64 = on!(db, c => sqlx::query_scalar(take).fetch_one(&mut *c).await?);
-            let head: i64 = on!(db, c => sqlx::query_scalar("SELECT events FROM audit_head WHERE id = 1").fetch_one(&mut *c).await?);
-            let to = head.min(from + BATCH);
-            if to <= from {
-                return Ok(read);
-            }
-            let (each, is_array, value) = db.engine().json_array("a.detail", "people", "j");
-            let sql = format!(
-                "INSERT INTO audit_subjects (event_id, subject_type, subject_id)
-                 SELECT a.id, 'person', {value} FROM audit_events a, {each}
-                 WHERE a.id > $1 AND a.id <= $2 AND {is_array}"
-            );
-            exec!(db, c => sqlx::query(&sql).bind(from).bind(to).execute(&mut *c).await?);
-            let sql = "UPDATE audit_subjects_head SET indexed_through = $1 WHERE id = 1";
-            exec!(db, c => sqlx::query(sql).bind(to).execute(&mut *c).await?);
-            tx.commit().await?;
-            read += to - from;
-        }
-    }
-
     /// Events about one record (`incident`, `REF`; `person`, `ID` …), oldest first: those about
     /// it, and searches that showed it (a first-contact check lists the people it found).
     pub async fn audit_for(&self, subject_type: &str, subject_id: &str) -> Result<Vec<AuditRecord>> {
-        self.index_audit_subjects().await?;
         let sql = format!(
             "{SELECT} WHERE a.id IN (
                SELECT id FROM audit_events WHERE subject_type = $1 AND subject_id = $2

@@ -109,27 +109,6 @@ impl Engine {
         }
     }
 
-    /// The elements of the JSON array at `key` in the JSON column `column`, one row each, as a
-    /// FROM item named `alias`: `(from, condition, value)`, where `value` is the element as text.
-    /// Rows whose `key` is missing or not an array give no elements.
-    pub(crate) fn json_array(self, column: &str, key: &str, alias: &str) -> (String, String, String) {
-        match self {
-            Engine::Sqlite => (
-                format!("json_each({column}, '$.{key}') AS {alias}"),
-                format!("json_type({column}, '$.{key}') = 'array'"),
-                format!("CAST({alias}.value AS TEXT)"),
-            ),
-            Engine::Postgres => (
-                format!(
-                    "jsonb_array_elements_text(CASE WHEN jsonb_typeof({column} -> '{key}') = 'array' \
-                     THEN {column} -> '{key}' END) AS {alias}(value)"
-                ),
-                "true".to_string(),
-                format!("{alias}.value"),
-            ),
-        }
-    }
-
     /// The column that keeps insertion order in a table without an id of its own.
     pub(crate) fn insertion_order(self, alias: &str) -> String {
         match self {
