@@ -6,7 +6,7 @@
 //! and `audit_head` holds the count and the latest hash; so altering, removing or reordering any
 //! event, or removing events from the end, is found by `verify_audit_chain`.
 
-use crate::engine::{exec, on, Db, Engine, Json, Ts};
+use crate::engine::{exec, on, Db, Engine, Json, Pooled, Ts};
 use crate::{read_only, Result, Store, StoreError};
 use chrono::Utc;
 use serde::Serialize;
@@ -153,6 +153,36 @@ pub(crate) async fn write(db: &mut Db<'_>, e: &AuditEvent) -> Result<(i64, Strin
     }
 }
 
+/// Append a consultation's event after the cached `head` in one statement, or, with no head
+/// known or another instance having moved it, take the head row as a recording does (so a busy
+/// neighbour cannot keep moving it between our read and our append); `head` follows.
+async fn append_after(db: &mut Db<'_>, head: &mut Option<(i64, String)>, e: &AuditEvent) -> Result<()> {
+    if let Some((events, prev)) = head.take() {
+        if let Some(hash) = append(db, events + 1, &prev, e).await? {
+            *head = Some((events + 1, hash));
+            return Ok(());
+        }
+    }
+    exec!(db, c => sqlx::query("BEGIN").execute(c).await?);
+    let written = write(db, e).await;
+    let end = if written.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = on!(db, c => sqlx::query(end).execute(c).await.map(|_| ()));
+    let written = written?;
+    ended?;
+    *head = Some(written);
+    Ok(())
+}
+
+/// `append_after` on `conn`, which goes back to the pool only if it succeeded.
+async fn append_on(mut conn: Pooled, head: &mut Option<(i64, String)>, e: &AuditEvent) -> Result<()> {
+    let appended = append_after(&mut conn.db(), head, e).await;
+    if appended.is_err() {
+        // Not back into the pool in an unknown state (or an open transaction).
+        conn.close_on_drop();
+    }
+    appended
+}
+
 /// The chain's head as this process last wrote or read it, so a consultation's event is one
 /// statement: appended after the cached head, re-read only when another writer moved it.
 pub(crate) type HeadCache = Arc<tokio::sync::Mutex<Option<(i64, String)>>>;
@@ -175,28 +205,13 @@ impl Store {
     /// commits without waiting for the WAL flush (see `pools`).
     pub async fn audit(&self, e: &AuditEvent) -> Result<()> {
         let mut head = self.audit_head.lock().await;
-        let mut conn = self.pools.audit().await?;
-        let db = &mut conn.db();
-        if let Some((events, prev)) = head.take() {
-            if let Some(hash) = append(db, events + 1, &prev, e).await? {
-                *head = Some((events + 1, hash));
-                return Ok(());
-            }
+        match append_on(self.pools.audit().await?, &mut head, e).await {
+            // The audit pool's connections are not pinged before use (see `pools`): one the
+            // server dropped fails, and the event is written on one that answers. Had the first
+            // try landed before the connection went, the event is logged twice, never lost.
+            Err(err) if err.is_connection_lost() => append_on(self.pools.audit_after_loss().await?, &mut head, e).await,
+            done => done,
         }
-        // No head known, or another instance moved it: take the head row, as a recording does,
-        // so a busy neighbour cannot keep moving it between our read and our append.
-        exec!(db, c => sqlx::query("BEGIN").execute(c).await?);
-        let written = write(db, e).await;
-        let end = if written.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        let ended = on!(db, c => sqlx::query(end).execute(c).await.map(|_| ()));
-        if written.is_err() || ended.is_err() {
-            // Not back into the pool in an unknown transaction state.
-            conn.close_on_drop();
-        }
-        let written = written?;
-        ended?;
-        *head = Some(written);
-        Ok(())
     }
 
     /// Events about one record (`incident`, `REF`; `person`, `ID` …), oldest first: those about

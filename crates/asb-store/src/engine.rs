@@ -36,19 +36,6 @@ impl Engine {
         }
     }
 
-    /// `{col}` is one of the ids in the `IdList` bound at `$n`. On PostgreSQL `= ANY` lets one
-    /// index scan per partition take every id (a join with the unnested list rescans every
-    /// partition's index once per id: twice the time for 500 places nearby). Only where `col`
-    /// is the leading column of the index the statement must use: the generic plan cannot
-    /// tell how few ids there are, and for a person's history joined to incidents it chose to
-    /// read a year of incidents by time (0.4 s) rather than the person's links.
-    pub(crate) fn one_of(self, col: &str, n: usize) -> String {
-        match self {
-            Engine::Sqlite => format!("{col} IN (SELECT value FROM json_each(${n}))"),
-            Engine::Postgres => format!("{col} = ANY(${n}::int8[])"),
-        }
-    }
-
     /// The ids in the `IdList` bound at `$n` as a table `alias(value)`.
     pub(crate) fn ids_table(self, n: usize, alias: &str) -> String {
         match self {
@@ -181,6 +168,15 @@ impl Pooled {
         match self {
             Pooled::Sqlite(c) => Db::Sqlite(c),
             Pooled::Pg(c) => Db::Pg(c),
+        }
+    }
+
+    /// Whether the connection still answers (a round trip).
+    pub async fn answers(&mut self) -> bool {
+        use sqlx::Connection;
+        match self {
+            Pooled::Sqlite(c) => c.ping().await.is_ok(),
+            Pooled::Pg(c) => c.ping().await.is_ok(),
         }
     }
 }

@@ -100,7 +100,9 @@ impl StoreError {
 /// Read-only work on a replica when one is up: `$body` runs with `$db` bound to the connection.
 /// If the replica fails it (its connection is lost, or recovery cancels the query), the replica
 /// is marked down and `$body` runs again on another replica or the primary, so a replica dying
-/// costs a retry, not an error. `$body` evaluates to a
+/// costs a retry, not an error. The primary's readers are not pinged before each use (a round
+/// trip on every read): a connection the primary dropped fails its query, and `$body` runs once
+/// more on a fresh one. `$body` evaluates to a
 /// `Result` without `?` on the way (a `?` would return before the retry).
 macro_rules! read_only {
     ($store:expr, |$db:ident| $body:expr) => {{
@@ -114,7 +116,14 @@ macro_rules! read_only {
                 drop(conn);
                 $store.pools.lost(i, &e);
                 // Another replica that is up, else the primary.
-                let (mut conn, _) = $store.pools.reader().await?;
+                let (mut conn, _) = $store.pools.reader_after_loss().await?;
+                let $db = &mut conn.db();
+                $body
+            }
+            (Err(e), None) if e.is_connection_lost() => {
+                conn.close_on_drop();
+                drop(conn);
+                let (mut conn, _) = $store.pools.reader_after_loss().await?;
                 let $db = &mut conn.db();
                 $body
             }

@@ -142,3 +142,48 @@ async fn tokens_are_stored_hashed_and_can_be_revoked() {
     let expired = store.issue_token("u1", "session", Some(-1)).await.unwrap();
     assert!(store.user_for_token(&expired).await.unwrap().is_none(), "expired sessions do not sign in");
 }
+
+/// Readers and the audit writer are not pinged before each use (a round trip on every check):
+/// when PostgreSQL drops their connections (a restart, a pooler's idle timeout), the next check
+/// is still answered, in full, and logged, on fresh connections. SQLite has no connections to
+/// drop: there the test only runs the check twice.
+#[tokio::test]
+async fn a_check_is_answered_and_logged_after_the_server_drops_every_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = asb_store::scratch::fresh_url(dir.path(), "asb").await.unwrap();
+    let store = Store::connect(&url).await.unwrap();
+    store.seed_organisations().await.unwrap();
+    let p = Policies::defaults();
+    let recorded = store.record_contact(&p, now(), &contact(None), None).await.unwrap();
+    let person = recorded.person_id.unwrap().to_string();
+    let check = CheckInput {
+        phone: Some("020 7946 0001".into()),
+        address: Some("1 Test Street".into()),
+        postcode: Some("N1 9GU".into()),
+        ..Default::default()
+    }
+    .validate(now().date_naive())
+    .unwrap();
+    let before = store.first_contact_check(&p, now(), &check, None).await.unwrap();
+    assert_eq!((before.people.len(), before.place.history.last_12_months), (1, 1));
+
+    if url.starts_with("postgres") {
+        use sqlx::Connection;
+        let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+        let dropped: i64 = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+        assert!(dropped >= 2, "the store's readers and audit writer were connected: {dropped}");
+    }
+    let after = store.first_contact_check(&p, now(), &check, None).await.unwrap();
+    assert_eq!(serde_json::to_value(&after.people).unwrap(), serde_json::to_value(&before.people).unwrap());
+    assert_eq!(after.place.history.last_12_months, 1);
+    let looks = store.audit_for("person", &person).await.unwrap();
+    let checks = looks.iter().filter(|e| e.purpose == "first-contact check").count();
+    assert_eq!(checks, 2, "both checks are in the person's audit trail: {looks:?}");
+    assert!(store.verify_audit_chain().await.unwrap().is_ok());
+}
