@@ -187,3 +187,62 @@ async fn a_check_is_answered_and_logged_after_the_server_drops_every_connection(
     assert_eq!(checks, 2, "both checks are in the person's audit trail: {looks:?}");
     assert!(store.verify_audit_chain().await.unwrap().is_ok());
 }
+
+/// A place's counts at the edges of their windows: reports either side of the start of the 12
+/// months and of the repeat-location window, at one place and then with 70 more places nearby,
+/// give the counts their dates make, and the open list its ten newest.
+#[tokio::test]
+async fn a_places_counts_are_exact_at_each_windows_edge_for_few_places_and_for_many() {
+    let (store, _d) = store().await;
+    let p = Policies::defaults();
+    let (since, recent) =
+        (now() - chrono::Duration::days(365), now() - chrono::Duration::days(p.repeat_location.window_days));
+    let report = |at: DateTime<Utc>, address: String, lat: f64| {
+        let input: ContactInput = serde_json::from_value(json!({
+            "channel": "phone_101", "received_at": at.to_rfc3339(),
+            "caller": {"name": "Ada Lovelace"}, "caller_is_victim": true,
+            "location": {"address": address, "postcode": "N1 9GU", "lat": lat, "lon": -0.1},
+            "narrative": "Noise", "category": "nuisance", "type_code": 211, "risk_answers": {}
+        }))
+        .unwrap();
+        input.validate(&p.risk, now()).unwrap()
+    };
+    let hour = chrono::Duration::hours(1);
+    let day = chrono::Duration::days(1);
+    let times = [
+        since - day,                                           // before the 12 months
+        since + hour,                                          // the rest of the first month
+        Utc.with_ymd_and_hms(2025, 12, 15, 12, 0, 0).unwrap(), // whole months
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+        recent - hour, // just outside the repeat window
+        recent + hour, // inside it
+        now() - hour,
+    ];
+    for t in times {
+        store.record_contact(&p, now(), &report(t, "1 Test Street".into(), 51.5), None).await.unwrap();
+    }
+    let check =
+        CheckInput { address: Some("1 Test Street".into()), postcode: Some("N1 9GU".into()), ..Default::default() }
+            .validate(now().date_naive())
+            .unwrap();
+    let place = store.first_contact_check(&p, now(), &check, None).await.unwrap().place;
+    assert_eq!((place.places_matched, place.history.last_12_months, place.history.last_90_days), (1, 6, 2));
+    assert_eq!(place.history.open.len(), 6, "every report in the 12 months is open: {:?}", place.history.open);
+
+    // 70 more places within the radius (about a metre apart), each with a report last week.
+    for k in 0..70 {
+        let t = now() - chrono::Duration::days(7);
+        store
+            .record_contact(
+                &p,
+                now(),
+                &report(t, format!("{} Other Street", k + 2), 51.5 + 1e-5 * f64::from(k % 30)),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let place = store.first_contact_check(&p, now(), &check, None).await.unwrap().place;
+    assert_eq!((place.places_matched, place.history.last_12_months, place.history.last_90_days), (71, 76, 72));
+    assert_eq!(place.history.open.len(), 10, "the ten newest open");
+}
