@@ -200,6 +200,16 @@ async fn administrators_see_who_looked_at_a_record_and_nobody_else_can() {
         events.as_array().unwrap().iter().any(|e| e["purpose"] == "first-contact check"),
         "the check that found the caller is in their trail: {events}"
     );
+    // The page shows the same trail, counted in words.
+    let n = events.as_array().unwrap().len();
+    app.user("pageboss", "MPS", &["administrator"], Some(PASSWORD)).await;
+    let mut b = app.browser();
+    b.sign_in("pageboss", PASSWORD).await;
+    let page = b.get(&format!("/admin/audit?subject=person:{person}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let caption =
+        if n == 1 { format!("1 event for person:{person}") } else { format!("{n} events for person:{person}") };
+    assert!(page.body.contains(&caption) && page.body.contains("first-contact check"), "{caption}: {}", page.body);
     // Reading the trail is itself logged.
     let (_, events) = audit(admin.clone(), "user:1".into()).await;
     assert!(events.is_array());
