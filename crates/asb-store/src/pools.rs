@@ -470,8 +470,8 @@ async fn connect_pg(url: &str, options: &Options) -> Result<Pools> {
     sqlx::migrate!("./migrations/postgres").run(&write).await?;
     // No ping before each use on the pools every check uses (readers, audit): each ping is a
     // round trip, 0.15 ms of a 1.4 ms check. A connection the server dropped fails its
-    // statement, which is run again on a fresh one (`read_only!`, `Store::audit`); the pool
-    // itself tests each connection as it comes back.
+    // statement, which is run again on one that answers (`read_only!`, `Store::audit`); the
+    // pool itself tests each connection as it comes back.
     let audit = PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(10))
