@@ -133,7 +133,8 @@ pub(crate) async fn for_places(
 }
 
 /// SQLite (in-process, where a read is cheap): the index read into a materialised list, and the
-/// list read three times.
+/// list read three times. The upper bound `$6` is bound but not applied (see
+/// `Engine::received_before`: SQLite's planner would read incidents by time).
 const PLACE_HISTORY_SQLITE: &str = "WITH hits AS MATERIALIZED (
        SELECT id, received_at, status FROM incidents INDEXED BY incidents_place
        WHERE place_id IN (SELECT value FROM json_each($1)) AND received_at >= $5 AND $6 IS NOT NULL),

@@ -234,30 +234,14 @@ impl Pools {
         Ok((Pooled::Pg(pg.primary.acquire().await?), None))
     }
 
-    /// A reader, after one was found dropped by its server. A restart drops every connection,
-    /// and the pools do not ping before each use (see `connect_pg`), so until one answers each
-    /// is pinged and the dead closed: at most the pool's size.
+    /// A reader, after one was found dropped by its server (see `first_answering`).
     pub(crate) async fn reader_after_loss(&self) -> Result<(Pooled, Option<usize>)> {
-        for _ in 0..MAX_POOL {
-            let (mut c, replica) = self.reader().await?;
-            if c.answers().await {
-                return Ok((c, replica));
-            }
-            c.close_on_drop();
-        }
-        self.reader().await
+        first_answering(|| self.reader()).await
     }
 
-    /// The audit writer, after one was found dropped by its server (see `reader_after_loss`).
+    /// The audit writer, after one was found dropped by its server (see `first_answering`).
     pub(crate) async fn audit_after_loss(&self) -> Result<Pooled> {
-        for _ in 0..MAX_POOL {
-            let mut c = self.audit().await?;
-            if c.answers().await {
-                return Ok(c);
-            }
-            c.close_on_drop();
-        }
-        self.audit().await
+        Ok(first_answering(|| async { Ok((self.audit().await?, ())) }).await?.0)
     }
 
     /// Replica `i` failed a connection or a query on a connection: no more reads go to it until
@@ -330,6 +314,24 @@ impl Pools {
             }
         }
     }
+}
+
+/// A connection from `acquire` that answers a ping. A restart drops every connection, and the
+/// pools do not ping before each use (see `connect_pg`), so after one was found dropped each is
+/// pinged and the dead closed until one answers: at most the pool's size.
+async fn first_answering<T, F, Fut>(mut acquire: F) -> Result<(Pooled, T)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(Pooled, T)>>,
+{
+    for _ in 0..MAX_POOL {
+        let (mut c, extra) = acquire().await?;
+        if c.answers().await {
+            return Ok((c, extra));
+        }
+        c.close_on_drop();
+    }
+    acquire().await
 }
 
 /// The most connections a pool is given by default.
