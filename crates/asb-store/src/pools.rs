@@ -378,7 +378,8 @@ async fn connect_sqlite(url: &str, read_pool_size: u32) -> Result<Pools> {
 /// otherwise plans a statement on its bound values, and so prepares it again each time they
 /// change: every statement of every check was parsed and planned anew. At 200 checks/s that was
 /// 0.4–0.7 ms of an address check's 1.9–2.4 ms median. Plans then come from the indexes'
-/// `sqlite_stat1` figures alone; the first-contact statements' are unchanged.
+/// `sqlite_stat1` figures alone, with which each first-contact statement still reads the index
+/// it was written for.
 async fn stable_plans(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
     use libsqlite3_sys::{sqlite3_db_config, SQLITE_DBCONFIG_ENABLE_QPSG, SQLITE_OK};
     let mut handle = conn.lock_handle().await?;
