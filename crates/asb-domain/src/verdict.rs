@@ -226,13 +226,16 @@ pub fn case_review(
     let earlier = within(history.iter().filter(|e| e.role.is_some_and(|r| r.is_complainant())), now, since);
     let count = earlier.len() + usize::from(including_this);
     let met = count >= p.threshold;
-    let reason = format!(
-        "{} of {} qualifying complaints in the last {} months{}",
-        count,
-        p.threshold,
-        p.window_months,
-        if met { ": the threshold for an ASB case review is met" } else { "" }
-    );
+    // "38 of 3" reads as a slip; past the threshold the count is said against it instead.
+    let progress = if count > p.threshold {
+        format!(
+            "{count} qualifying complaints in the last {} months, over the threshold of {}",
+            p.window_months, p.threshold
+        )
+    } else {
+        format!("{count} of {} qualifying complaints in the last {} months", p.threshold, p.window_months)
+    };
+    let reason = format!("{progress}{}", if met { ": the threshold for an ASB case review is met" } else { "" });
     CaseReview {
         qualifying_complaints: count,
         threshold: p.threshold,
@@ -342,6 +345,27 @@ mod tests {
         assert!(c.tell_caller);
         let c = case_review(&p, now(), &h, true);
         assert_eq!((c.qualifying_complaints, c.threshold, c.met), (3, 3, true));
+        assert!(
+            c.reason.starts_with("3 of 3 qualifying complaints in the last 6 months: the threshold"),
+            "{}",
+            c.reason
+        );
+    }
+
+    #[test]
+    fn case_review_past_the_threshold_says_the_count_against_it() {
+        let p = Policies::defaults().case_review;
+        let h: Vec<HistoryEntry> =
+            (1..=5).map(|d| entry(&format!("R{d}"), now() - Duration::days(d), Some(Role::Victim))).collect();
+        let c = case_review(&p, now(), &h, false);
+        assert_eq!((c.qualifying_complaints, c.met), (5, true));
+        assert!(
+            c.reason.starts_with(
+                "5 qualifying complaints in the last 6 months, over the threshold of 3: the threshold for an ASB case review is met"
+            ),
+            "{}",
+            c.reason
+        );
     }
 
     #[test]

@@ -104,6 +104,28 @@ async fn forms_without_this_browsers_csrf_token_are_refused() {
     assert_eq!(b.get("/report").await.location.as_deref(), Some("/login"));
 }
 
+/// The call handler's panel says a caller past the case-review threshold is over it, not "5 of 3".
+#[tokio::test]
+async fn the_panel_says_a_caller_past_the_case_review_threshold_is_over_it() {
+    let app = TestApp::start().await;
+    app.user("clerk", "MPS", &["call_handler"], Some(PASSWORD)).await;
+    for n in 1..=5 {
+        let (status, body) = app.post_contact(&contact("Jon Smyth", "07700 900123")).await;
+        assert_eq!(status, 201, "report {n}: {body}");
+    }
+    let mut b = app.browser();
+    assert_eq!(b.sign_in("clerk", PASSWORD).await.status, 303);
+    let panel = b.get("/report/panel?caller_phone=07700%20900123").await;
+    assert_eq!(panel.status, 200, "{}", panel.body);
+    assert!(panel.body.contains("Case review: 5, over the threshold of 3</strong>"), "{}", panel.body);
+    assert!(
+        panel.body.contains("5 qualifying complaints in the last 6 months, over the threshold of 3"),
+        "{}",
+        panel.body
+    );
+    assert!(!panel.body.contains("5 of 3"), "{}", panel.body);
+}
+
 #[tokio::test]
 async fn repeated_failures_lock_the_account_for_the_policys_minutes() {
     let app = TestApp::start().await;
