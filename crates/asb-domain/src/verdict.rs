@@ -199,7 +199,7 @@ pub fn vulnerable(p: &VulnerabilityPolicy, now: DateTime<Utc>, history: &[Histor
                 capital(&why),
                 e.reference,
                 if hits.len() > 1 {
-                    format!(" and {} other", plural(hits.len() - 1, "report", "reports"))
+                    format!(" and {}", plural(hits.len() - 1, "other report", "other reports"))
                 } else {
                     String::new()
                 }
@@ -330,6 +330,20 @@ mod tests {
         let v = vulnerable(&p, now(), &[q]);
         assert!(v.flag && v.reason.contains("635"), "{}", v.reason);
         assert!(!vulnerable(&p, now(), &[entry("S", now(), Some(Role::Victim))]).flag);
+    }
+
+    #[test]
+    fn vulnerable_names_the_newest_assessment_and_counts_the_other_reports() {
+        let p = Policies::defaults().vulnerability;
+        let assessed = |r: &str, days: i64| {
+            let mut e = entry(r, now() - Duration::days(days), Some(Role::Victim));
+            e.risk_level = Some(RiskLevel::Medium);
+            e
+        };
+        let v = vulnerable(&p, now(), &[assessed("A", 10), assessed("B", 20), assessed("C", 30)]);
+        assert!(v.reason.starts_with("Assessed medium risk on A and 2 other reports — "), "{}", v.reason);
+        let v = vulnerable(&p, now(), &[assessed("A", 10), assessed("B", 20)]);
+        assert!(v.reason.starts_with("Assessed medium risk on A and 1 other report — "), "{}", v.reason);
     }
 
     #[test]
