@@ -377,7 +377,7 @@ async fn connect_sqlite(url: &str, read_pool_size: u32) -> Result<Pools> {
 /// One plan per statement, whatever values are bound. SQLite as sqlx bundles it (with STAT4)
 /// otherwise plans a statement on its bound values, and so prepares it again each time they
 /// change: every statement of every check was parsed and planned anew. At 200 checks/s that was
-/// 0.4–0.7 ms of an address check's 1.9–2.4 ms median. Plans then come from the indexes'
+/// 0.5–0.7 ms of an address check's 1.9–2.1 ms median. Plans then come from the indexes'
 /// `sqlite_stat1` figures alone, with which each first-contact statement still reads the index
 /// it was written for.
 async fn stable_plans(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
