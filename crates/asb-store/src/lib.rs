@@ -112,17 +112,13 @@ macro_rules! read_only {
             $body
         };
         match (first, replica) {
-            (Err(e), Some(i)) if e.is_replica_failure() => {
+            (Err(e), replica) if replica.map_or(e.is_connection_lost(), |_| e.is_replica_failure()) => {
+                match replica {
+                    Some(i) => $store.pools.lost(i, &e),
+                    None => conn.close_on_drop(),
+                }
                 drop(conn);
-                $store.pools.lost(i, &e);
                 // Another replica that is up, else the primary.
-                let (mut conn, _) = $store.pools.reader_after_loss().await?;
-                let $db = &mut conn.db();
-                $body
-            }
-            (Err(e), None) if e.is_connection_lost() => {
-                conn.close_on_drop();
-                drop(conn);
                 let (mut conn, _) = $store.pools.reader_after_loss().await?;
                 let $db = &mut conn.db();
                 $body

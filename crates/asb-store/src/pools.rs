@@ -11,6 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, PgPool, SqlitePool};
 use std::collections::VecDeque;
+use std::ffi::c_int;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -381,16 +382,22 @@ async fn connect_sqlite(url: &str, read_pool_size: u32) -> Result<Pools> {
 /// `sqlite_stat1` figures alone, with which each first-contact statement still reads the index
 /// it was written for.
 async fn stable_plans(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
-    use libsqlite3_sys::{sqlite3_db_config, SQLITE_DBCONFIG_ENABLE_QPSG, SQLITE_OK};
-    let mut handle = conn.lock_handle().await?;
-    let db = handle.as_raw_handle().as_ptr();
-    // SAFETY: `db` is this connection's open handle, locked for the call; the option takes an
-    // int (1: on) and a pointer for the setting read back, which may be null.
-    let rc = unsafe { sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_QPSG, 1, std::ptr::null_mut::<std::ffi::c_int>()) };
-    if rc != SQLITE_OK {
-        return Err(sqlx::Error::Configuration(format!("SQLite refused stable query plans (code {rc})").into()));
+    match plan_stability(conn, 1).await? {
+        1 => Ok(()),
+        _ => Err(sqlx::Error::Configuration("SQLite refused stable query plans".into())),
     }
-    Ok(())
+}
+
+/// SQLite's query-planner stability guarantee on `conn`: `set` 1 turns it on, 0 off, -1 leaves
+/// it; the setting after the call is returned.
+async fn plan_stability(conn: &mut sqlx::SqliteConnection, set: c_int) -> std::result::Result<c_int, sqlx::Error> {
+    use libsqlite3_sys::{sqlite3_db_config, SQLITE_DBCONFIG_ENABLE_QPSG};
+    let mut handle = conn.lock_handle().await?;
+    let mut now: c_int = -1;
+    // SAFETY: this connection's open handle, locked for the call; the option takes an int and a
+    // pointer to an int, into which it writes the setting.
+    unsafe { sqlite3_db_config(handle.as_raw_handle().as_ptr(), SQLITE_DBCONFIG_ENABLE_QPSG, set, &mut now) };
+    Ok(now)
 }
 
 /// The background checkpointer's state: alive while the pools are, and told of bulk loads.
@@ -619,12 +626,15 @@ mod tests {
 
     /// Whether SQLite keeps one plan per statement on this connection.
     async fn stable(conn: &mut sqlx::SqliteConnection) -> bool {
-        use libsqlite3_sys::{sqlite3_db_config, SQLITE_DBCONFIG_ENABLE_QPSG};
-        let mut handle = conn.lock_handle().await.unwrap();
-        let mut on: std::ffi::c_int = -1;
-        // SAFETY: an open handle, locked for the call; -1 reads the setting without changing it.
-        unsafe { sqlite3_db_config(handle.as_raw_handle().as_ptr(), SQLITE_DBCONFIG_ENABLE_QPSG, -1, &mut on) };
-        on == 1
+        super::plan_stability(conn, -1).await.unwrap() == 1
+    }
+
+    /// SQLite pools on a new file in a temporary folder (kept while the pools are in use).
+    async fn temp_sqlite(readers: u32) -> (tempfile::TempDir, super::Pools) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("asb.db").display());
+        let pools = super::connect_sqlite(&url, readers).await.unwrap();
+        (dir, pools)
     }
 
     /// Every connection the store opens plans a statement once, whatever values are later bound
@@ -633,15 +643,14 @@ mod tests {
     async fn every_sqlite_connection_keeps_one_plan_per_statement() {
         use super::*;
         use sqlx::Connection;
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("plans.db").display());
-        let pools = connect_sqlite(&url, 3).await.unwrap();
+        let (dir, pools) = temp_sqlite(3).await;
         let Pools::Sqlite { write, read, .. } = &pools else { unreachable!() };
         assert!(stable(&mut write.acquire().await.unwrap()).await, "the writer");
         let readers = [read.acquire().await.unwrap(), read.acquire().await.unwrap(), read.acquire().await.unwrap()];
         for mut r in readers {
             assert!(stable(&mut r).await, "a reader");
         }
+        let url = format!("sqlite://{}", dir.path().join("asb.db").display());
         let mut plain = sqlx::SqliteConnection::connect(&url).await.unwrap();
         assert!(!stable(&mut plain).await, "SQLite's own default");
     }
@@ -652,9 +661,7 @@ mod tests {
     #[tokio::test]
     async fn the_wal_restarts_when_no_reader_holds_it_and_never_waits_for_one() {
         use super::*;
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("wal.db").display());
-        let pools = connect_sqlite(&url, 2).await.unwrap();
+        let (_dir, pools) = temp_sqlite(2).await;
         let Pools::Sqlite { write, read, .. } = &pools else { unreachable!() };
         let insert = |x: i64| async move {
             sqlx::query("INSERT INTO t VALUES ($1)").bind(x).execute(write).await.unwrap();
